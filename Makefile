@@ -1,0 +1,61 @@
+# The single interface: make run | test | ui | lint | bench | clean
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+export ACA_WAREHOUSE ?= duckdb
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+DEMO_ARGS ?= --members 2000 --start 2025-11-01 --days 120 --seed 42
+LANDING := $(or $(ACA_LANDING_DIR),data/landing)
+PYTEST_ARGS ?=
+
+.PHONY: help venv dbt-manifest demo-data run test test-fast ui lint bench bench-quick clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		{ echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
+	$(UV) sync --frozen
+	@touch $@
+
+venv: .venv/.synced  ## create the environment (installs uv if absent)
+
+dbt-manifest: venv  ## parse the dbt project once (Dagster reads dbt/target/manifest.json)
+	@mkdir -p $(DAGSTER_HOME)
+	cd dbt && ACA_DBT_TARGET=duckdb $(RUN) dbt parse --quiet --profiles-dir . --project-dir .
+
+demo-data: venv  ## generate the default demo landing files (skipped if present)
+	@if [ -d "$(LANDING)/claims_system/claims" ] && [ -n "$$(ls -A $(LANDING)/claims_system/claims 2>/dev/null)" ]; then \
+		echo "landing files already in $(LANDING) (make clean to start over)"; \
+	else $(RUN) aca-warehouse generate --out $(LANDING) $(DEMO_ARGS); fi
+
+run: dbt-manifest demo-data  ## from nothing: environment, demo data, every asset and partition into DuckDB
+	$(RUN) aca-warehouse run --landing $(LANDING)
+
+test: dbt-manifest  ## the test suite on DuckDB, plus PostgreSQL when it answers (required in CI)
+	$(RUN) pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: venv  ## unit tests only
+	$(RUN) pytest -m unit $(PYTEST_ARGS)
+
+ui: dbt-manifest  ## the Dagster UI on http://127.0.0.1:3000
+	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp deploy/dagster.dev.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+lint: venv  ## ruff on Python, sqlfluff on the dbt SQL
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	cd dbt && ACA_DBT_TARGET=duckdb $(RUN) sqlfluff lint models
+
+bench: dbt-manifest  ## benchmarks at several scales (long); results in bench/results and docs/BENCHMARKS.md
+	$(RUN) python -m bench.run
+
+bench-quick: dbt-manifest  ## a few-minute benchmark run
+	$(RUN) python -m bench.run --quick
+
+clean:  ## remove generated data, the warehouse, Dagster state and dbt artifacts
+	rm -rf data .dagster_home dbt/target dbt/logs .pytest_cache

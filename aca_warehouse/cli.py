@@ -1,0 +1,183 @@
+"""The `aca-warehouse` command: the headless path through the same Dagster assets and checks as the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from aca_warehouse.errors import AcaWarehouseError, PipelineFailedError
+from aca_warehouse.settings import PROJECT_ROOT, load_settings
+
+DAGSTER_HOME_DEFAULT = PROJECT_ROOT / ".dagster_home"
+DEV_INSTANCE_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster.dev.yaml"
+
+
+def ensure_dagster_home() -> Path:
+    """Use $DAGSTER_HOME, or the project's `.dagster_home` (shared with `make ui`, so runs show there)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DAGSTER_HOME_DEFAULT).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and DEV_INSTANCE_TEMPLATE.exists():
+        config.write_text(DEV_INSTANCE_TEMPLATE.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _landing_range(landing_dir: Path) -> tuple[date, date, int]:
+    from aca_warehouse.landing import scan_landing
+
+    files = [f for feed_files in scan_landing(landing_dir).values() for f in feed_files]
+    if not files:
+        raise AcaWarehouseError(
+            f"no landing files under {landing_dir} (expected e.g. claims_system/claims/claims_YYYY-MM-DD.csv); "
+            "generate a demo set with `aca-warehouse generate` or point --landing at the files"
+        )
+    dates = [f.load_date for f in files]
+    return min(dates), max(dates), len(files)
+
+
+def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end: date | None = None) -> int:
+    """Materialize every asset and check for every load date the landing directory holds (one run)."""
+    if landing_dir is not None:
+        os.environ["ACA_LANDING_DIR"] = str(landing_dir.resolve())
+    settings = load_settings()
+    first, last, n_files = _landing_range(settings.landing_dir)
+    start = start or first
+    end = end or last
+    if start < settings.partition_start:
+        raise AcaWarehouseError(
+            f"landing files start on {start}, before the first partition {settings.partition_start}; "
+            "set ACA_PARTITION_START to an earlier date"
+        )
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from aca_warehouse.definitions import LOAD_EVERYTHING_JOB, defs
+
+    print(
+        f"Loading {n_files} landing file(s) from {settings.landing_dir}, load dates {start} .. {end}, "
+        f"into {settings.warehouse} ({settings.duckdb_path if settings.warehouse == 'duckdb' else settings.pg.dbname})",
+        flush=True,
+    )
+    job = defs.resolve_job_def(LOAD_EVERYTHING_JOB)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+                "aca/trigger": "cli",
+            },
+            raise_on_error=False,
+        )
+    report_run(result)
+    return 0
+
+
+def report_run(result) -> None:  # noqa: ANN001 - ExecuteInProcessResult
+    """Print check results and raise PipelineFailedError naming what failed."""
+    evaluations = result.get_asset_check_evaluations()
+    failed_checks = [e for e in evaluations if not e.passed]
+    problems: list[str] = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error if event.step_failure_data else None
+        message = (error.message.strip() if error else "step failed").splitlines()[0]
+        cause = error.cause if error else None
+        while cause is not None:  # the user's error is usually the innermost cause
+            message = cause.message.strip().splitlines()[0]
+            cause = cause.cause
+        problems.append(f"step {event.step_key}: {message}")
+    for evaluation in failed_checks:
+        severity = getattr(evaluation.severity, "value", evaluation.severity)
+        problems.append(
+            f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})"
+        )
+    print(f"Asset checks: {len(evaluations) - len(failed_checks)} passed, {len(failed_checks)} failed")
+    if not result.success:
+        raise PipelineFailedError(
+            f"run {result.run_id} failed:\n  " + "\n  ".join(problems or ["see the run's logs in the UI"])
+        )
+    for line in problems:
+        print(f"warning: {line}")
+
+
+def print_summary() -> None:
+    """Row counts of every warehouse table, and how to look further."""
+    from aca_warehouse.resources import WarehouseResource
+
+    warehouse = WarehouseResource.from_settings()
+    with warehouse.connect() as conn:
+        tables = conn.fetchall(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('staging', 'core', 'marts') order by 1, 2"
+        )
+        print(f"\nWarehouse: {warehouse.description}")
+        for schema, table in tables:
+            count = conn.scalar(f'select count(*) from "{schema}"."{table}"')
+            print(f"  {schema}.{table:<32} {count:>10,} rows")
+    print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    landing = Path(args.landing) if args.landing else None
+    start = date.fromisoformat(args.start) if args.start else None
+    end = date.fromisoformat(args.end) if args.end else None
+    run_pipeline(landing, start, end)
+    if not args.quiet:
+        print_summary()
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    print_summary()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aca-warehouse",
+        description="ACA insurer warehouse: landing files -> staging -> core star -> marts, through Dagster.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="materialize every asset for every load date in the landing directory")
+    run.add_argument("--landing", help="landing root (default: ACA_LANDING_DIR or data/landing)")
+    run.add_argument("--from", dest="start", help="first load date (default: the earliest file)")
+    run.add_argument("--to", dest="end", help="last load date, inclusive (default: the latest file)")
+    run.add_argument("--quiet", action="store_true", help="do not print the table summary")
+    run.set_defaults(func=_cmd_run)
+
+    summary = sub.add_parser("summary", help="print row counts of the warehouse tables")
+    summary.set_defaults(func=_cmd_summary)
+
+    for module in ("aca_warehouse.generator.cli",):
+        try:
+            register = __import__(module, fromlist=["register"]).register
+        except ImportError:
+            continue
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AcaWarehouseError as exc:
+        print(f"aca-warehouse: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # bad dates on the command line
+        print(f"aca-warehouse: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main", "run_pipeline"]

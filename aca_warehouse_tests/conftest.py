@@ -1,0 +1,86 @@
+"""Shared fixtures: real warehouses (a DuckDB file, a fresh PostgreSQL database) and a Dagster instance."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aca_warehouse.resources.warehouse import WarehouseResource
+
+PG_ADMIN_DSN = os.environ.get("ACA_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+WAREHOUSE_KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pg_dsn_for(dbname: str) -> str:
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + dbname
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Postgres tests run when the server answers; in CI an unreachable server is a failure."""
+    if not any("postgres" in item.keywords for item in items):
+        return
+    if postgres_available():
+        return
+    if os.environ.get("CI"):
+        raise pytest.UsageError(
+            f"CI is set but PostgreSQL does not answer at {PG_ADMIN_DSN}; start it "
+            "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)"
+        )
+    skip = pytest.mark.skip(reason=f"PostgreSQL not reachable at {PG_ADMIN_DSN}")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep tests away from the developer's own data/ and .env: every path points into a temp dir."""
+    root = tmp_path_factory.mktemp("aca_env")
+    saved = dict(os.environ)
+    os.environ["ACA_WAREHOUSE"] = "duckdb"
+    os.environ["ACA_DUCKDB_PATH"] = str(root / "default.duckdb")
+    os.environ["ACA_LANDING_DIR"] = str(root / "landing")
+    os.environ["ACA_MEMBER_KEY_SECRET"] = "test-secret"
+    os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def make_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], WarehouseResource]]:
+    """Factory of empty warehouses: a new DuckDB file, or a new PostgreSQL database (dropped at the end)."""
+    created_pg: list[str] = []
+
+    def factory(kind: str) -> WarehouseResource:
+        name = f"aca_test_{uuid.uuid4().hex[:10]}"
+        if kind == "duckdb":
+            path = tmp_path_factory.mktemp("wh") / f"{name}.duckdb"
+            return WarehouseResource(kind="duckdb", duckdb_path=str(path))
+        if kind == "postgres":
+            created_pg.append(name)
+            return WarehouseResource(kind="postgres", pg_dsn=pg_dsn_for(name))
+        raise ValueError(kind)
+
+    yield factory
+    if created_pg:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            for name in created_pg:
+                admin.execute(f'drop database if exists "{name}" with (force)')

@@ -1,0 +1,124 @@
+"""The frame: definitions load, the asset graph is as reviewed, warehouses answer, the CLI fails clearly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import Definitions
+
+from aca_warehouse.cli import main
+from aca_warehouse.errors import ConfigurationError
+from aca_warehouse.settings import load_settings, parse_pg_dsn
+
+from .conftest import WAREHOUSE_KINDS
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
+
+
+def describe_asset_graph(defs: Definitions) -> str:
+    """One line per asset and check: key, group, partitioning, upstream keys, blocking flag."""
+    graph = defs.resolve_asset_graph()
+    lines: list[str] = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        partitions = type(node.partitions_def).__name__ if node.partitions_def else "unpartitioned"
+        parents = ",".join(sorted(p.to_user_string() for p in node.parent_keys))
+        lines.append(f"asset {key.to_user_string()} group={node.group_name} {partitions} <- [{parents}]")
+    for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        spec = graph.get_check_spec(check_key)
+        lines.append(
+            f"check {check_key.asset_key.to_user_string()}:{check_key.name} blocking={spec.blocking}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.unit
+def test_definitions_load() -> None:
+    from aca_warehouse import definitions
+
+    Definitions.validate_loadable(definitions.defs)
+    graph = definitions.defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name in {"landing", "staging", "core", "marts", "quality"}, key
+        assert node.description, f"{key.to_user_string()} has no description"
+
+
+@pytest.mark.unit
+def test_asset_graph_snapshot() -> None:
+    """A change to the asset graph must show up in review: regenerate with UPDATE_SNAPSHOTS=1."""
+    from aca_warehouse.definitions import defs
+
+    actual = describe_asset_graph(defs)
+    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(actual)
+    assert actual == SNAPSHOT.read_text()
+
+
+@pytest.mark.unit
+def test_settings_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACA_DUCKDB_PATH", raising=False)
+    settings = load_settings()
+    assert settings.warehouse == "duckdb"
+    assert settings.duckdb_path.is_absolute() and settings.duckdb_path.name == "warehouse.duckdb"
+    monkeypatch.setenv("ACA_WAREHOUSE", "oracle")
+    with pytest.raises(ConfigurationError, match="ACA_WAREHOUSE"):
+        load_settings()
+    params = parse_pg_dsn("postgresql://loader:s3cret@db.internal:6543/warehouse")
+    assert (params.user, params.password, params.host, params.port, params.dbname) == (
+        "loader", "s3cret", "db.internal", 6543, "warehouse",
+    )
+
+
+@pytest.mark.parametrize("kind", WAREHOUSE_KINDS)
+def test_warehouse_reachable_and_schemas_created(make_warehouse, kind: str) -> None:
+    warehouse = make_warehouse(kind)
+    with warehouse.connect() as conn:
+        assert conn.scalar("select 40 + %s", [2]) == 42
+        schemas = {
+            r[0] for r in conn.fetchall("select schema_name from information_schema.schemata")
+        }
+    assert {"staging", "core", "marts"} <= schemas
+    env = warehouse.dbt_env()
+    assert env["ACA_DBT_TARGET"] == kind
+
+
+@pytest.mark.postgres
+def test_postgres_unreachable_is_a_clear_error() -> None:
+    from aca_warehouse.errors import WarehouseUnreachableError
+    from aca_warehouse.resources import WarehouseResource
+
+    bad_port = WarehouseResource(kind="postgres", pg_dsn="postgresql://postgres@127.0.0.1:1/aca", connect_retries=0)
+    with pytest.raises(WarehouseUnreachableError, match="127.0.0.1:1.*is the server running"):
+        with bad_port.connect():
+            pass
+    bad_user = WarehouseResource(kind="postgres", pg_dsn="postgresql://no_such_role@127.0.0.1:5432/aca", connect_retries=0)
+    with pytest.raises(WarehouseUnreachableError, match="no_such_role"):
+        with bad_user.connect():
+            pass
+
+
+@pytest.mark.unit
+def test_cli_run_without_landing_files_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--landing", str(tmp_path / "empty")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no landing files under" in err and "aca-warehouse generate" in err
+
+
+@pytest.mark.unit
+def test_cli_bad_date_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--from", "2025-02-30"]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_console_script_installed() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aca_warehouse.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "run" in out
