@@ -137,6 +137,25 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pg_roles(args: argparse.Namespace) -> int:
+    from aca_warehouse.resources import WarehouseResource
+    from aca_warehouse.resources.postgres_roles import setup_roles
+
+    settings = load_settings()
+    warehouse = WarehouseResource(kind="postgres", pg_dsn=settings.pg_dsn)
+    passwords = {
+        role: os.environ[var]
+        for role, var in (("aca_loader", "ACA_LOADER_PASSWORD"), ("aca_analyst", "ACA_ANALYST_PASSWORD"))
+        if os.environ.get(var)
+    }
+    done = setup_roles(warehouse, passwords)
+    print(
+        f"roles ready on database {done.database}: {done.loader} owns staging/core/marts, "
+        f"{done.analyst} may read marts only ({done.statements} statements, idempotent)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aca-warehouse",
@@ -153,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="print row counts of the warehouse tables")
     summary.set_defaults(func=_cmd_summary)
+
+    roles = sub.add_parser(
+        "pg-roles",
+        help="create/refresh the PostgreSQL loader and analyst roles (passwords from "
+        "ACA_LOADER_PASSWORD / ACA_ANALYST_PASSWORD)",
+    )
+    roles.set_defaults(func=_cmd_pg_roles)
 
     for module in ("aca_warehouse.generator.cli",):
         try:
