@@ -46,9 +46,7 @@ def parse_pg_dsn(dsn: str) -> PostgresParams:
     """Split `postgresql://user:pass@host:port/db` into its parts, with PostgreSQL's defaults."""
     parsed = urlparse(dsn)
     if parsed.scheme not in ("postgresql", "postgres"):
-        raise ConfigurationError(
-            f"ACA_PG_DSN must look like postgresql://user@host:5432/dbname, got {dsn!r}"
-        )
+        raise ConfigurationError(f"ACA_PG_DSN must look like postgresql://user@host:5432/dbname, got {dsn!r}")
     dbname = parsed.path.lstrip("/") or "aca"
     return PostgresParams(
         host=parsed.hostname or "127.0.0.1",

@@ -97,9 +97,8 @@ def test_postgres_unreachable_is_a_clear_error() -> None:
         with bad_port.connect():
             pass
     bad_user = WarehouseResource(kind="postgres", pg_dsn="postgresql://no_such_role@127.0.0.1:5432/aca", connect_retries=0)
-    with pytest.raises(WarehouseUnreachableError, match="no_such_role"):
-        with bad_user.connect():
-            pass
+    with pytest.raises(WarehouseUnreachableError, match="no_such_role"), bad_user.connect():
+        pass
 
 
 @pytest.mark.unit

@@ -92,4 +92,6 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
     return _landing_asset
 
 
-landing_assets: list[AssetsDefinition] = [build_landing_asset(feed) for feed in load_dictionary().feeds.values()]
+landing_assets: list[AssetsDefinition] = [
+    build_landing_asset(feed) for feed in load_dictionary().feeds.values()
+]
