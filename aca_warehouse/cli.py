@@ -53,6 +53,10 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
             f"landing files start on {start}, before the first partition {settings.partition_start}; "
             "set ACA_PARTITION_START to an earlier date"
         )
+    if start > end:
+        raise AcaWarehouseError(f"--from {start} is after --to {end}")
+    if end > date.today():
+        raise AcaWarehouseError(f"load date {end} is in the future; partitions exist up to today ({date.today()})")
     ensure_dagster_home()
     from dagster import DagsterInstance
 
@@ -169,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="end", help="last load date, inclusive (default: the latest file)")
     run.add_argument("--quiet", action="store_true", help="do not print the table summary")
     run.set_defaults(func=_cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="load a range of load dates as ONE run through every layer (single-run backfill)",
+    )
+    backfill.add_argument("--from", dest="start", required=True, help="first load date (YYYY-MM-DD)")
+    backfill.add_argument("--to", dest="end", required=True, help="last load date, inclusive")
+    backfill.add_argument("--landing", help="landing root (default: ACA_LANDING_DIR or data/landing)")
+    backfill.add_argument("--quiet", action="store_true", help="do not print the table summary")
+    backfill.set_defaults(func=_cmd_run)
 
     summary = sub.add_parser("summary", help="print row counts of the warehouse tables")
     summary.set_defaults(func=_cmd_summary)

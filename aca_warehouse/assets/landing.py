@@ -2,13 +2,14 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -47,6 +48,13 @@ def inspect_landing_file(landing_file: LandingFile) -> ArrivedFile:
     return ArrivedFile(landing_file.relative_path, landing_file.load_date, size, digest.hexdigest(), lines)
 
 
+def freshness_policy_for(feed: Feed) -> FreshnessPolicy:
+    """Daily feeds should land every day; snapshots about monthly (visible in the UI as freshness)."""
+    if feed.is_snapshot:
+        return FreshnessPolicy.time_window(fail_window=timedelta(days=40), warn_window=timedelta(days=33))
+    return FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=26))
+
+
 def build_landing_asset(feed: Feed) -> AssetsDefinition:
     """The landing asset of one feed: partitioned by load date, records the arrived files."""
 
@@ -62,6 +70,7 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             "come from the source systems (or `aca-warehouse generate` in the demo) and are never modified."
         ),
         kinds={"file"},
+        freshness_policy=freshness_policy_for(feed),
     )
     def _landing_asset(context: AssetExecutionContext, landing: LandingDirResource) -> MaterializeResult:
         window = context.partition_time_window
