@@ -86,6 +86,7 @@ def report_run(result) -> None:  # noqa: ANN001 - ExecuteInProcessResult
     """Print check results and raise PipelineFailedError naming what failed."""
     evaluations = result.get_asset_check_evaluations()
     failed_checks = [e for e in evaluations if not e.passed]
+    warned = [e for e in failed_checks if getattr(e.severity, "value", e.severity) == "WARN"]
     problems: list[str] = []
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error if event.step_failure_data else None
@@ -97,10 +98,12 @@ def report_run(result) -> None:  # noqa: ANN001 - ExecuteInProcessResult
         problems.append(f"step {event.step_key}: {message}")
     for evaluation in failed_checks:
         severity = getattr(evaluation.severity, "value", evaluation.severity)
-        problems.append(
-            f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})"
-        )
-    print(f"Asset checks: {len(evaluations) - len(failed_checks)} passed, {len(failed_checks)} failed")
+        verdict = "warned" if severity == "WARN" else "failed"
+        problems.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} {verdict}")
+    print(
+        f"Asset checks: {len(evaluations) - len(failed_checks)} passed, "
+        f"{len(failed_checks) - len(warned)} failed, {len(warned)} warned"
+    )
     if not result.success:
         raise PipelineFailedError(
             f"run {result.run_id} failed:\n  " + "\n  ".join(problems or ["see the run's logs in the UI"])

@@ -19,9 +19,14 @@ from dagster import (
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
+from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
 from aca_warehouse.assets.landing import landing_assets  # noqa: E402
+from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
+from aca_warehouse.assets.staging import staging_assets  # noqa: E402
+from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
+from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
 from aca_warehouse.sensors.landing import build_landing_sensor  # noqa: E402
 from aca_warehouse.settings import load_settings  # noqa: E402
 
@@ -31,7 +36,10 @@ LOAD_EVERYTHING_JOB = "load_everything"
 def build_definitions() -> Definitions:
     """Assemble the code location from the current settings (ACA_* environment variables)."""
     settings = load_settings()
-    assets = [*landing_assets]
+    layers = [*landing_assets, *staging_assets, *dbt_assets_list]
+    # The quality history runs last in every run: downstream of every other asset.
+    quality = build_quality_asset([key for a in layers for key in a.keys])
+    assets = [*layers, quality]
     # Per feed: its landing asset and everything downstream of it (what a new file must refresh).
     feed_selection = {
         feed: sorted(
@@ -47,12 +55,13 @@ def build_definitions() -> Definitions:
     )
     return Definitions(
         assets=assets,
-        asset_checks=[],
+        asset_checks=[*staging_checks],
         jobs=[load_everything],
         sensors=[build_landing_sensor(load_everything, feed_selection)],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingDirResource(landing_dir=str(settings.landing_dir)),
+            "dbt": dbt_resource(),
         },
         # DuckDB allows one writer process: run every step of a run in one process, one at a time.
         executor=in_process_executor,

@@ -84,3 +84,24 @@ def make_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
             for name in created_pg:
                 admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+DEMO_START = "2025-12-01"
+DEMO_DAYS = 45
+
+
+@pytest.fixture(scope="session")
+def demo_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small clean landing set from the project's generator (crosses a plan-year boundary)."""
+    from datetime import date
+
+    from aca_warehouse.generator import generate
+
+    out = tmp_path_factory.mktemp("demo") / "landing"
+    generate(out, members=150, start=date.fromisoformat(DEMO_START), days=DEMO_DAYS, seed=7, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_landing_first_date() -> str:
+    return DEMO_START

@@ -11,7 +11,6 @@ from dagster import (
     AssetsDefinition,
     DagsterEventType,
     DagsterInstance,
-    EventRecordsFilter,
     MaterializeResult,
     asset,
 )
@@ -20,7 +19,6 @@ from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseReso
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
 CHECK_RESULT_COLUMNS = (
-    "event_storage_id bigint primary key",
     "run_id text not null",
     "asset_key text not null",
     "check_name text not null",
@@ -34,6 +32,7 @@ CHECK_RESULT_COLUMNS = (
     "metadata_json text",
     "evaluated_at timestamp with time zone not null",
 )
+RECENT_RUNS = 200
 _METRIC_KEYS = ("metric_value", "value", "rows", "count", "failed_rows", "defect_rate", "rate")
 _THRESHOLD_KEYS = ("threshold", "max_defect_rate", "limit")
 
@@ -66,30 +65,20 @@ def _run_partition_window(instance: DagsterInstance, run_id: str, cache: dict[st
     return cache[run_id]
 
 
-def collect_check_results(instance: DagsterInstance, after_storage_id: int) -> list[tuple]:
-    """Asset-check evaluations stored by Dagster after the given event id, as table rows."""
+def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> list[tuple]:
+    """Asset-check evaluations of the given runs, as table rows (works on every event-log storage)."""
     rows: list[tuple] = []
     windows: dict[str, tuple] = {}
-    cursor = after_storage_id
-    while True:
-        records = instance.get_event_records(
-            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor),
-            limit=1000,
-            ascending=True,
-        )
-        if not records:
-            return rows
-        for record in records:
-            event = record.event_log_entry.dagster_event
-            evaluation = event.event_specific_data
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluation = entry.dagster_event.event_specific_data
             metadata = _plain_metadata(dict(evaluation.metadata))
             severity = getattr(evaluation.severity, "value", str(evaluation.severity))
-            start, end = _run_partition_window(instance, record.run_id, windows)
+            start, end = _run_partition_window(instance, run_id, windows)
             status = "passed" if evaluation.passed else ("failed" if severity == "ERROR" else "warned")
             rows.append(
                 (
-                    record.storage_id,
-                    record.run_id,
+                    run_id,
                     evaluation.asset_key.to_user_string(),
                     evaluation.check_name,
                     start,
@@ -100,46 +89,135 @@ def collect_check_results(instance: DagsterInstance, after_storage_id: int) -> l
                     _number(metadata, _METRIC_KEYS),
                     _number(metadata, _THRESHOLD_KEYS),
                     json.dumps(metadata, sort_keys=True, default=str),
-                    datetime.fromtimestamp(record.timestamp, tz=UTC),
+                    datetime.fromtimestamp(entry.timestamp, tz=UTC),
                 )
             )
-            cursor = record.storage_id
+    return rows
+
+
+def runs_to_collect(instance: DagsterInstance, current_run_id: str, stored: set[str]) -> list[str]:
+    """The current run and recent finished runs whose results are not stored yet (e.g. failed runs)."""
+    recent = [r.dagster_run.run_id for r in instance.get_run_records(limit=RECENT_RUNS)]
+    pending = [run_id for run_id in reversed(recent) if run_id not in stored and run_id != current_run_id]
+    return [*pending, current_run_id]
 
 
 def store_check_results(conn: WarehouseConnection, rows: list[tuple]) -> None:
     placeholders = ", ".join(["%s"] * len(CHECK_RESULT_COLUMNS))
-    with conn.transaction():
-        for row in rows:
-            conn.execute(f"insert into {CHECK_RESULTS_TABLE} values ({placeholders})", list(row))
+    for row in rows:
+        conn.execute(f"insert into {CHECK_RESULTS_TABLE} values ({placeholders})", list(row))
 
 
 def ensure_check_results_table(conn: WarehouseConnection) -> None:
     conn.execute(f"create table if not exists {CHECK_RESULTS_TABLE} ({', '.join(CHECK_RESULT_COLUMNS)})")
 
 
+KPI_TABLE = "marts.data_quality_kpis"
+# One row per feed and load date, from the latest successful load of that partition.
+KPI_SQL = f"""
+create table {KPI_TABLE} as
+with loads as (
+    select
+        feed,
+        load_date,
+        rows_read,
+        rows_staged,
+        rows_quarantined,
+        duration_seconds,
+        finished_at,
+        row_number() over (partition by feed, load_date order by finished_at desc, load_id desc) as recency
+    from staging.load_audit
+    where status in ('loaded', 'unchanged')
+),
+latest as (
+    select * from loads where recency = 1
+),
+newest_per_feed as (
+    select feed, max(load_date) as newest_load_date from latest group by feed
+),
+as_of as (
+    select max(load_date) as as_of_date from latest
+),
+checks as (
+    select
+        split_part(asset_key, '/', 2) as feed,
+        cast(partition_start as date) as load_date,
+        count(*) as checks_evaluated,
+        sum(case when passed then 0 else 1 end) as checks_not_passed
+    from {CHECK_RESULTS_TABLE}
+    where asset_key like 'staging/%%' and partition_start = partition_end
+    group by 1, 2
+),
+final as (
+    select
+        latest.feed,
+        latest.load_date,
+        latest.rows_read,
+        latest.rows_staged,
+        latest.rows_quarantined,
+        case when latest.rows_read > 0
+            then cast(latest.rows_staged as double precision) / latest.rows_read end as completeness,
+        case when latest.rows_read > 0
+            then cast(latest.rows_quarantined as double precision) / latest.rows_read end as quarantine_rate,
+        latest.rows_read = latest.rows_staged + latest.rows_quarantined as is_reconciled,
+        latest.duration_seconds as load_duration_seconds,
+        newest_per_feed.newest_load_date,
+        as_of.as_of_date - newest_per_feed.newest_load_date as feed_lag_days,
+        checks.checks_evaluated,
+        checks.checks_not_passed,
+        latest.finished_at as loaded_at
+    from latest
+    inner join newest_per_feed on latest.feed = newest_per_feed.feed
+    cross join as_of
+    left join checks on latest.feed = checks.feed and latest.load_date = checks.load_date
+)
+select * from final
+"""
+
+
+def refresh_kpis(conn: WarehouseConnection) -> int:
+    """Rebuild the KPI mart (small: one row per feed and load date)."""
+    if not conn.table_exists("staging", "load_audit"):
+        return 0
+    with conn.transaction():
+        conn.execute(f"drop table if exists {KPI_TABLE}")
+        conn.execute(KPI_SQL.replace("%%", "%"))
+    return int(conn.scalar(f"select count(*) from {KPI_TABLE}"))
+
+
 def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
     """The asset that appends new check results to the warehouse after every load."""
 
     @asset(
-        key=AssetKey(["quality", "check_results"]),
+        key=AssetKey(["quality", "data_quality"]),
         group_name="quality",
         deps=list(upstream),
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
-            "after each load; appends only events not yet stored, so re-running is safe."
+            "after each load: this run's results and those of earlier runs not stored yet (a run that "
+            f"failed on a blocking check included); re-running is safe. Also rebuilds `{KPI_TABLE}`: per feed "
+            "and load date, completeness (staged / read), validity (quarantine rate), reconciliation, "
+            "freshness (days the feed's newest load lags the newest load of any feed), load duration and "
+            "the staging checks that did not pass."
         ),
         kinds={"python"},
     )
-    def check_results(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    def data_quality(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:
             ensure_check_results_table(conn)
-            last = conn.scalar(f"select coalesce(max(event_storage_id), 0) from {CHECK_RESULTS_TABLE}")
-            rows = collect_check_results(context.instance, int(last))
-            store_check_results(conn, rows)
+            stored = {r[0] for r in conn.fetchall(f"select distinct run_id from {CHECK_RESULTS_TABLE}")}
+            run_ids = runs_to_collect(context.instance, context.run_id, stored)
+            rows = collect_check_results(context.instance, run_ids)
+            with conn.transaction():
+                conn.execute(f"delete from {CHECK_RESULTS_TABLE} where run_id = %s", [context.run_id])
+                store_check_results(conn, rows)
+            kpi_rows = refresh_kpis(conn)
             total = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE}")
             failed = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE} where not passed")
         context.log.info(f"stored {len(rows)} new check result(s); {total} in total, {failed} not passed")
-        return MaterializeResult(metadata={"new_results": len(rows), "total_results": total, "not_passed": failed})
+        return MaterializeResult(
+            metadata={"new_results": len(rows), "total_results": total, "not_passed": failed, "kpi_rows": kpi_rows}
+        )
 
-    return check_results
+    return data_quality

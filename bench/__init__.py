@@ -1,0 +1,1 @@
+"""Benchmarks: scale, incremental cost, backfill, the raw-engine floor and a peer baseline."""

@@ -1,0 +1,227 @@
+"""Benchmark entry point (`make bench`, `make bench-quick`): figures to bench/results/ and docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from bench.measure import Measurement, run_measured, timed
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+CLI = [sys.executable, "-m", "aca_warehouse.cli"]
+
+
+@dataclass
+class ScaleResult:
+    """Every figure measured at one scale point."""
+
+    members: int
+    days: int
+    start: str
+    generator_seconds: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+    full_load: dict | None = None
+    floor_seconds: float | None = None
+    incremental_day: dict | None = None
+    queries: dict | None = None
+    peer: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _count_rows(landing: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in landing.rglob("*_????-??-??.*"):
+        feed = path.parent.name
+        with path.open("rb") as handle:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        counts[feed] = counts.get(feed, 0) + lines - (0 if path.suffix == ".jsonl" else 1)
+    return dict(sorted(counts.items()))
+
+
+def _env(work: Path, landing: Path, db_name: str = "warehouse.duckdb") -> dict[str, str]:
+    home = work / "dagster_home"
+    home.mkdir(exist_ok=True)
+    return {
+        "ACA_WAREHOUSE": "duckdb",
+        "ACA_DUCKDB_PATH": str(work / db_name),
+        "ACA_LANDING_DIR": str(landing),
+        "DAGSTER_HOME": str(home),
+    }
+
+
+def _load(
+    work: Path, landing: Path, label: str, extra: list[str] | None = None, db: str = "warehouse.duckdb"
+) -> Measurement:
+    m = run_measured(
+        [*CLI, "run", "--quiet", "--landing", str(landing), *(extra or [])],
+        _env(work, landing, db),
+        work / f"{label}.log",
+    )
+    if m.returncode != 0:
+        raise RuntimeError(f"{label} failed; see {work / (label + '.log')}")
+    return m
+
+
+def floor_seconds(landing: Path, work: Path) -> float:
+    """The raw-engine floor: the same claim files read by DuckDB's read_csv into one table."""
+    con = duckdb.connect(str(work / "floor.duckdb"))
+    pattern = str(landing / "claims_system" / "claims" / "claims_*.csv")
+    seconds, _ = timed(
+        con.execute,
+        f"create or replace table claims as select * from read_csv('{pattern}', all_varchar=true)",
+    )
+    con.close()
+    return seconds
+
+
+def sample_queries() -> list[str]:
+    """The README's sample queries (```sql blocks), run as written."""
+    text = (ROOT / "README.md").read_text()
+    return [q.strip().rstrip(";") for q in re.findall(r"```sql\n(.*?)```", text, flags=re.S)]
+
+
+def query_latency(db_path: Path, repeats: int) -> dict:
+    con = duckdb.connect(str(db_path), read_only=True)
+    timings: list[float] = []
+    per_query: list[dict] = []
+    for sql in sample_queries():
+        runs = []
+        for _ in range(repeats):
+            seconds, _ = timed(lambda s=sql: con.execute(s).fetchall())
+            runs.append(seconds * 1000)
+        timings += runs
+        per_query.append({"query": sql.splitlines()[0][:80], "p50_ms": statistics.median(runs)})
+    con.close()
+    if not timings:
+        return {"p50_ms": None, "p95_ms": None, "queries": []}
+    timings.sort()
+    return {
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[max(0, int(len(timings) * 0.95) - 1)],
+        "queries": per_query,
+    }
+
+
+def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, peer: bool) -> ScaleResult:
+    from aca_warehouse.generator import generate
+
+    result = ScaleResult(members=members, days=days, start=start.isoformat())
+    landing = work / "landing"
+    print(f"== {members:,} members x {days} days", flush=True)
+    result.generator_seconds, _ = timed(
+        generate, landing, members=members, start=start, days=days, seed=42, progress=False
+    )
+    result.rows = _count_rows(landing)
+    print(f"   generated {sum(result.rows.values()):,} rows in {result.generator_seconds:.1f}s", flush=True)
+
+    full = _load(work, landing, "full_load")
+    result.full_load = asdict(full)
+    result.floor_seconds = floor_seconds(landing, work)
+    print(
+        f"   full load {full.seconds:.1f}s (peak {full.peak_rss_mb:.0f} MB); floor {result.floor_seconds:.2f}s",
+        flush=True,
+    )
+
+    # Incremental day: everything but the last day loaded, then the last day alone.
+    last = start + timedelta(days=days - 1)
+    inc_db = "incremental.duckdb"
+    _load(work, landing, "history_load", ["--to", (last - timedelta(days=1)).isoformat()], db=inc_db)
+    day = _load(work, landing, "one_day", ["--from", last.isoformat(), "--to", last.isoformat()], db=inc_db)
+    result.incremental_day = {"history_days": days - 1, **asdict(day)}
+    print(f"   one more day after {days - 1} days of history: {day.seconds:.1f}s", flush=True)
+
+    result.queries = query_latency(work / "warehouse.duckdb", repeats=5 if quick else 20)
+    if peer:
+        from bench.peer import peer_baseline
+
+        result.peer = peer_baseline(landing, work)
+    return result
+
+
+def write_report(results: list[ScaleResult], quick: bool) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = {
+        "cores": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+        "quick": quick,
+    }
+    payload = {"machine": machine, "scales": [asdict(r) for r in results]}
+    (RESULTS / ("bench_quick.json" if quick else "bench.json")).write_text(json.dumps(payload, indent=2))
+    lines = [
+        "| members | days | claim lines | generate s | full load s | peak MB | floor s | load/floor | one day s (after N days) | p50 / p95 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        claims = r.rows.get("claims", 0)
+        full = r.full_load or {}
+        ratio = (full.get("seconds", 0) / r.floor_seconds) if r.floor_seconds else float("nan")
+        inc = r.incremental_day or {}
+        q = r.queries or {}
+        lines.append(
+            f"| {r.members:,} | {r.days} | {claims:,} | {r.generator_seconds:.1f} | {full.get('seconds', 0):.1f} | "
+            f"{full.get('peak_rss_mb', 0):.0f} | {r.floor_seconds or 0:.2f} | {ratio:.1f}x | "
+            f"{inc.get('seconds', 0):.1f} ({inc.get('history_days', 0)}) | "
+            f"{(q.get('p50_ms') or 0):.1f} / {(q.get('p95_ms') or 0):.1f} |"
+        )
+    table = "\n".join(lines)
+    marker = "<!-- results -->"
+    doc = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{marker}\n{marker}\n"
+    head, _, rest = doc.partition(marker)
+    _, _, tail = rest.partition(marker)
+    header = (
+        f"Measured {machine['date']} on {machine['cores']} cores, {machine['memory_gb']} GB, "
+        f"Python {machine['python']} ({'quick mode' if quick else 'full run'}).\n\n"
+    )
+    DOC.write_text(f"{head}{marker}\n{header}{table}\n{marker}{tail}")
+    print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small scales, a few minutes")
+    parser.add_argument("--scales", help="comma list of members:days, e.g. 10000:365,100000:365")
+    parser.add_argument(
+        "--peer", action="store_true", help="also run the peer baseline (pandas + to_sql + rebuild)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directories")
+    args = parser.parse_args(argv)
+    if args.scales:
+        scales = [tuple(int(x) for x in s.split(":")) for s in args.scales.split(",")]
+    elif args.quick:
+        scales = [(2000, 60), (5000, 120)]
+    else:
+        scales = [(10000, 365), (100000, 365), (10000, 730)]
+    results = []
+    for members, days in scales:
+        work = Path(tempfile.mkdtemp(prefix=f"aca_bench_{members}_{days}_"))
+        try:
+            results.append(bench_scale(members, days, date(2025, 1, 1), work, args.quick, args.peer))
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    write_report(results, args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
