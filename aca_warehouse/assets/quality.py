@@ -207,10 +207,10 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         with warehouse.connect() as conn:
             ensure_check_results_table(conn)
             stored = {r[0] for r in conn.fetchall(f"select distinct run_id from {CHECK_RESULTS_TABLE}")}
-            run_ids = runs_to_collect(context.instance, context.run_id, stored)
+            run_ids = runs_to_collect(context.instance, context.run.run_id, stored)
             rows = collect_check_results(context.instance, run_ids)
             with conn.transaction():
-                conn.execute(f"delete from {CHECK_RESULTS_TABLE} where run_id = %s", [context.run_id])
+                conn.execute(f"delete from {CHECK_RESULTS_TABLE} where run_id = %s", [context.run.run_id])
                 store_check_results(conn, rows)
             kpi_rows = refresh_kpis(conn)
             total = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE}")
