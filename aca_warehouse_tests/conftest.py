@@ -105,3 +105,31 @@ def demo_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_landing_first_date() -> str:
     return DEMO_START
+
+
+def _load_demo(kind: str, make_warehouse, demo_landing: Path):  # noqa: ANN001, ANN202
+    from dagster import DagsterInstance
+
+    from .pipeline import definitions_for, run_range
+
+    warehouse = make_warehouse(kind)
+    defs = definitions_for(warehouse, demo_landing)
+    from datetime import date, timedelta
+
+    last = (date.fromisoformat(DEMO_START) + timedelta(days=DEMO_DAYS - 1)).isoformat()
+    with DagsterInstance.ephemeral() as instance:
+        result = run_range(defs, instance, DEMO_START, last)
+    assert result.success, [e.message for e in result.get_step_failure_events()]
+    return warehouse, result
+
+
+@pytest.fixture(scope="session")
+def loaded_duckdb_demo(make_warehouse, demo_landing: Path):  # noqa: ANN001, ANN201
+    """The demo landing set loaded through every layer into a DuckDB warehouse (one range run)."""
+    return _load_demo("duckdb", make_warehouse, demo_landing)
+
+
+@pytest.fixture(scope="session")
+def loaded_postgres_demo(make_warehouse, demo_landing: Path):  # noqa: ANN001, ANN201
+    """The same demo landing set loaded into a fresh PostgreSQL database."""
+    return _load_demo("postgres", make_warehouse, demo_landing)
