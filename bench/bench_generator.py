@@ -59,6 +59,7 @@ def main() -> None:
         "defect_rate": args.defect_rate,
         "wall_seconds": round(seconds, 2),
         "cpu_seconds": round(cpu, 2),
+        "phase_seconds": {k: round(v, 2) for k, v in summary.phase_seconds.items()},
         "load_average_before": [round(x, 2) for x in load_before],
         "files": summary.files_total,
         "bytes": size,

@@ -1,0 +1,125 @@
+"""The dbt core star schema and marts as Dagster assets: one load-date-partitioned `@dbt_assets`.
+
+Every dbt model is daily-partitioned by load date, like the staging feeds, and one run of a
+partition (or of a range, as a single-run backfill) is one `dbt build` that brings the warehouse
+up to date with the files of that window: dimensions are rebuilt from all staged snapshots,
+claim facts are updated incrementally for the window, marts are refreshed (claims_daily only on
+the service dates the window touched). dbt tests become asset checks; `severity: error` tests
+are blocking. See docs/STAR_SCHEMA.md for why one multi-asset rather than three.
+
+The manifest is read, never built, at import: prepare it with
+`dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py` (or `dbt parse`
+in dbt/); `dagster dev` prepares it itself through `prepare_if_dev()`.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.resources.dbt import dbt_project, dbt_resource
+from aca_warehouse.resources.warehouse import WarehouseResource
+
+
+class AcaDbtTranslator(DagsterDbtTranslator):
+    """Asset keys `core/<model>` and `marts/<model>`, groups `core` / `marts`, descriptions from YAML."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return self._layer(dbt_resource_props)
+        return super().get_group_name(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        description = (dbt_resource_props.get("description") or "").strip()
+        grain = (dbt_resource_props.get("meta") or {}).get("grain") or (
+            dbt_resource_props.get("config", {}).get("meta") or {}
+        ).get("grain")
+        parts = [description or f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"]
+        if grain:
+            parts.append(f"Grain: {grain}")
+        return "\n\n".join(parts)
+
+    @staticmethod
+    def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+        fqn = dbt_resource_props.get("fqn", [])
+        return "marts" if "marts" in fqn[1:-1] else "core"
+
+
+class DbtBuildConfig(Config):
+    """Run options: `full_refresh` rebuilds the incremental models from all staged loads."""
+
+    full_refresh: bool = False
+
+
+def window_vars(context: AssetExecutionContext) -> dict[str, str]:
+    """The partition window as dbt vars (half-open: min_date <= load date < max_date)."""
+    if not context.has_partition_key and not context.has_partition_key_range:
+        return {"min_date": "1900-01-01", "max_date": "9999-12-31"}
+    window = context.partition_time_window
+    start: date = window.start.date()
+    end: date = window.end.date()
+    if end <= start:  # defensive: a window is never empty
+        end = start + timedelta(days=1)
+    return {"min_date": start.isoformat(), "max_date": end.isoformat()}
+
+
+def build_args(vars_: Mapping[str, str], *, full_refresh: bool) -> list[str]:
+    args = ["build", "--vars", json.dumps(dict(vars_))]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    name="aca_dbt_models",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    dagster_dbt_translator=AcaDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
+    ),
+)
+def aca_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    """One `dbt build` for the run's load-date window: dims rebuilt, facts incremental, marts refreshed."""
+    os.environ.update(warehouse.dbt_env())
+    vars_ = window_vars(context)
+    context.log.info(
+        f"dbt build on {warehouse.description} for load dates [{vars_['min_date']}, {vars_['max_date']})"
+    )
+    # Rendered SQL contains the member-key secret: keep dbt's target/log files in a scratch dir.
+    scratch = Path(tempfile.mkdtemp(prefix="aca-dbt-"))
+    try:
+        invocation = dbt.cli(
+            build_args(vars_, full_refresh=config.full_refresh), context=context, target_path=scratch
+        )
+        yield from invocation.stream()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+dbt_assets_list: list = [aca_dbt_models]
+
+__all__ = [
+    "AcaDbtTranslator",
+    "DbtBuildConfig",
+    "aca_dbt_models",
+    "dbt_assets_list",
+    "dbt_project",
+    "dbt_resource",
+]

@@ -1,0 +1,61 @@
+"""The dbt project and CLI resource: one dbt project, its target chosen by the warehouse's dbt_env()."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from functools import cached_property
+from importlib.metadata import version as installed_version
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
+
+from aca_warehouse.settings import DBT_PROJECT_DIR
+
+# Where `dbt parse` writes the manifest that the Dagster definitions read (dbt/target/).
+# Each dbt run inside Dagster writes its artifacts to a scratch directory instead.
+DBT_MANIFEST_TARGET_DIR = Path("target")
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target_path=DBT_MANIFEST_TARGET_DIR,
+)
+# Under `dagster dev` the manifest is (re)built on load; elsewhere it must be prepared beforehand:
+#   uv run dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py
+dbt_project.prepare_if_dev()
+
+
+def dbt_executable() -> str:
+    """The `dbt` of this Python environment (works without an activated virtualenv), else the PATH's."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    if beside_python.exists():
+        return os.fspath(beside_python)
+    return shutil.which("dbt") or "dbt"
+
+
+class AcaDbtCliResource(DbtCliResource):
+    """DbtCliResource that takes the dbt version from the installed dbt-core package.
+
+    The stock resource asks `dbt --version` in a subprocess at every run (about 4 s here); our
+    `dbt` executable is the one of this environment's dbt-core, so its package version is the
+    same answer without the subprocess.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(installed_version("dbt-core"))
+        return super()._cli_version
+
+
+def dbt_resource() -> DbtCliResource:
+    """The dbt CLI resource for the project (the target follows ACA_WAREHOUSE through dbt_env())."""
+    return AcaDbtCliResource(
+        project_dir=dbt_project, profiles_dir=os.fspath(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )
+
+
+__all__ = ["AcaDbtCliResource", "dbt_executable", "dbt_project", "dbt_resource"]

@@ -1,0 +1,400 @@
+"""Reading one landing file into a normalized raw stream: exact source lines, whole-file rejections.
+
+The engines' own CSV readers cannot report the physical line where a record starts (a quoted
+field may span lines) and PostgreSQL's `COPY` refuses blank lines and ragged rows, so one
+streaming Python pass tokenizes the file and writes a *normalized* CSV that both engines bulk
+load (DuckDB `read_csv`, PostgreSQL `COPY`):
+
+    _line, _problem, _detail, _raw, _trim, <one text field per source column / contract column>
+
+- `_line`: physical line (1-based, header = line 1) where the record starts.
+- `_problem`: a record-level reason code (`wrong_field_count`, `not_json_object`) or empty.
+- `_detail`: what the problem was; `_raw`: the raw record as JSON text for problem rows, and
+  for JSON Lines the original line text of every row.
+- `_trim`: `t` when some field of the record may have surrounding whitespace (SQL trims only
+  those records: trimming every value costs more than the rest of the validation).
+
+Lines without a double quote (almost all of them) are passed through as they are, after a
+cheap field count; only records containing quotes go through the `csv` module. Values are
+not trimmed or typed here: that is SQL's job, generated from the data dictionary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from aca_warehouse.contract.dictionary import Feed
+from aca_warehouse.errors import LandingFileError
+
+FIXED_RAW_COLUMNS = ("_line", "_problem", "_detail", "_raw", "_trim")
+WHITESPACE = " \t\r\n"  # what "surrounding whitespace is trimmed" removes (SQL trims the same set)
+_CHUNK_CHARS = 8 << 20  # flush the normalized stream every ~8 MB
+_BLOCK_CHARS = 1 << 20  # lines read and checked at once
+_READ_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """Column layout of the raw table of one file and how it maps to the feed's contract columns."""
+
+    feed: Feed
+    header: tuple[str, ...]  # CSV: trimmed header names in file order; JSON Lines: contract columns
+    data_columns: tuple[str, ...]  # raw table columns after FIXED_RAW_COLUMNS
+    contract_source: dict[str, str]  # contract column -> raw column
+    extra_columns: tuple[tuple[str, str], ...] = ()  # CSV: (header name, raw column) of unknown columns
+    extra_json_column: str | None = None  # JSON Lines: raw column holding unknown keys as JSON text
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        return FIXED_RAW_COLUMNS + self.data_columns
+
+    @property
+    def is_jsonl(self) -> bool:
+        return self.extra_json_column is not None
+
+    @property
+    def duplicate_row_columns(self) -> tuple[str, ...]:
+        """Raw columns two lines must share to be an exact repeat (JSON Lines: the line text)."""
+        return ("_raw",) if self.is_jsonl else self.data_columns
+
+    @property
+    def raw_record_pairs(self) -> tuple[tuple[str, str], ...]:
+        """(source name, raw column) of a well-formed CSV record, in file order."""
+        return tuple(zip(self.header, self.data_columns, strict=True))
+
+
+@dataclass
+class ReadStats:
+    """What the pass saw: records (rows read), blank lines, physical lines, bytes of normalized output."""
+
+    rows_read: int = 0
+    blank_lines: int = 0
+    physical_lines: int = 0
+    problem_rows: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Sink:
+    """A write target for `csv.writer` that collects parts until the next flush."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.write = self.parts.append
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+def _decode_error(relative_path: str, exc: UnicodeDecodeError, line_no: int) -> LandingFileError:
+    byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, bytes | bytearray) else "?"
+    return LandingFileError(
+        relative_path,
+        f"not UTF-8: byte 0x{byte} cannot be decoded ({exc.reason}) at or after line {line_no + 1}",
+    )
+
+
+def _strip_terminator(line: str) -> str:
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    return line
+
+
+class LandingFileReader:
+    """Streams one landing file as normalized CSV text chunks; rejects unreadable files on the way.
+
+    Open it as a context manager: the constructor reads the header (CSV), so a file missing a
+    column is rejected before anything is written to the warehouse.
+    """
+
+    def __init__(self, path: Path, relative_path: str, feed: Feed) -> None:
+        self.path = path
+        self.relative_path = relative_path
+        self.feed = feed
+        self.stats = ReadStats()
+        self._handle: IO[str] = path.open(
+            "r", encoding="utf-8-sig", errors="strict", newline="\n", buffering=_READ_BUFFER
+        )
+        self._line_no = 0
+        try:
+            self.layout = self._read_header() if not feed.is_jsonl else self._jsonl_layout()
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def __enter__(self) -> LandingFileReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def reject(self, problem: str) -> LandingFileError:
+        return LandingFileError(self.relative_path, problem)
+
+    # -- layouts -----------------------------------------------------------------------------
+    def _jsonl_layout(self) -> RawLayout:
+        names = tuple(self.feed.column_names)
+        data_columns = tuple(f"_c_{name}" for name in names) + ("_extra",)
+        return RawLayout(
+            feed=self.feed,
+            header=names,
+            data_columns=data_columns,
+            contract_source={name: f"_c_{name}" for name in names},
+            extra_json_column="_extra",
+        )
+
+    def _read_header(self) -> RawLayout:
+        header: list[str] | None = None
+        try:
+            for line in self._handle:
+                self._line_no += 1
+                if not _strip_terminator(line).strip():
+                    self.stats.blank_lines += 1
+                    continue
+                header = self._parse_quoted_record(line)
+                break
+        except UnicodeDecodeError as exc:
+            raise _decode_error(self.relative_path, exc, self._line_no) from exc
+        if header is None:
+            raise self.reject("no header: the file is empty or has only blank lines")
+        names = tuple(name.strip() for name in header)
+        if "\x00" in "".join(names):
+            raise self.reject("contains NUL bytes (binary content?)")
+        repeated = sorted({n or '""' for n in names if names.count(n) > 1})
+        if repeated:
+            raise self.reject(f"header repeats column name(s): {', '.join(repeated)}")
+        missing = [c for c in self.feed.column_names if c not in names]
+        if missing:
+            raise self.reject(
+                f"header lacks column(s) of the {self.feed.name} contract: {', '.join(missing)} (header has: {', '.join(names)})"
+            )
+        data_columns = tuple(f"_f{i + 1}" for i in range(len(names)))
+        contract = set(self.feed.column_names)
+        return RawLayout(
+            feed=self.feed,
+            header=names,
+            data_columns=data_columns,
+            contract_source={n: data_columns[i] for i, n in enumerate(names) if n in contract},
+            extra_columns=tuple((n, data_columns[i]) for i, n in enumerate(names) if n not in contract),
+        )
+
+    def _parse_quoted_record(self, first_line: str, rest: Iterator[str] | None = None) -> list[str]:
+        """Tokenize one record starting with `first_line`, pulling continuation lines from `rest`."""
+        start = self._line_no
+        reader = csv.reader(itertools.chain((first_line,), rest or self._handle), strict=True)
+        try:
+            fields = next(reader)
+        except csv.Error as exc:
+            raise self.reject(f"not tokenizable as CSV: {exc} (record starting at line {start})") from exc
+        self._line_no = start + reader.line_num - 1
+        return fields
+
+    # -- streaming ---------------------------------------------------------------------------
+    def normalized_chunks(self) -> Iterator[str]:
+        """The normalized CSV text, in chunks of about 8 MB; stats are final once exhausted."""
+        try:
+            if self.feed.is_jsonl:
+                yield from self._jsonl_chunks()
+            else:
+                yield from self._csv_chunks()
+        except UnicodeDecodeError as exc:
+            raise _decode_error(self.relative_path, exc, self._line_no) from exc
+        self.stats.physical_lines = self._line_no
+
+    def _check_chunk(self, text: str) -> str:
+        if "\x00" in text:
+            raise self.reject("contains NUL bytes (binary content?)")
+        return text
+
+    def _csv_chunks(self) -> Iterator[str]:
+        """Blocks of ~1 MB of lines: a block of plain lines (the usual case) is passed through in
+        one go; any other block goes line by line, quoted records through the csv module."""
+        sink = _Sink()
+        size = 0
+        handle = self._handle
+        while True:
+            lines = handle.readlines(_BLOCK_CHARS)
+            if not lines:
+                break
+            plain = self._plain_block(lines)
+            if plain is not None:
+                sink.write(plain)
+                size += len(plain)
+            else:
+                size += self._careful_block(lines, sink)
+            if size >= _CHUNK_CHARS:
+                yield self._check_chunk(sink.take())
+                size = 0
+        if sink.parts:
+            yield self._check_chunk(sink.take())
+
+    def _plain_block(self, lines: list[str]) -> str | None:
+        """The normalized text of lines that need no care (no quote, CR, tab, padding, blank line,
+        wrong field count), or None when one of them does."""
+        text = "".join(lines)
+        if '"' in text or "\t" in text:  # one-character searches are nearly free; look for padding
+            return None  # (a space next to a comma or a line end) only when the block has a space
+        if " " in text and (" ," in text or ", " in text or "\n " in text or " \n" in text or text[0] == " "):
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            if "\r" in text or " \n" in text:
+                return None
+        if text[-1] == " ":
+            return None
+        bodies = text.split("\n")
+        if bodies[-1] == "":
+            bodies.pop()
+        separators = len(self.layout.header) - 1
+        if [b.count(",") for b in bodies].count(separators) != len(bodies):
+            return None  # a blank line or a wrong field count (or an empty last field of a 1-column feed)
+        first = self._line_no + 1
+        self._line_no += len(bodies)
+        self.stats.rows_read += len(bodies)
+        return "".join(
+            [f"{n},,,,,{b}\n" for n, b in zip(range(first, first + len(bodies)), bodies, strict=True)]
+        )
+
+    def _careful_block(self, lines: list[str], sink: _Sink) -> int:
+        """Normalize lines one by one (quoted records may pull lines from the file); chars written."""
+        width = len(self.layout.header)
+        separators = width - 1
+        padding = [None] * width
+        writer = csv.writer(sink, lineterminator="\n")
+        stats = self.stats
+        size = 0
+        remaining = iter(lines)
+        for line in remaining:
+            self._line_no += 1
+            if '"' in line:
+                start = self._line_no
+                fields = self._parse_quoted_record(line, itertools.chain(remaining, self._handle))
+                stats.rows_read += 1
+                if len(fields) == width:
+                    writer.writerow([start, None, None, None, "t", *fields])
+                else:
+                    stats.problem_rows += 1
+                    writer.writerow(
+                        [start, "wrong_field_count", f"{len(fields)} fields, header has {width}",
+                         json.dumps(fields, ensure_ascii=False), None, *padding]
+                    )  # fmt: skip
+                size += len(line) + 64
+                continue
+            body = line[:-1] if line[-1:] == "\n" else line
+            if body[-1:] == "\r":
+                body = body[:-1]
+            if "\r" in body:  # a bare carriage return: let the csv module explain the problem
+                self._parse_quoted_record(line, remaining)
+                raise self.reject(f"not tokenizable as CSV: bare carriage return on line {self._line_no}")
+            if not body or body.isspace():
+                stats.blank_lines += 1
+                continue
+            stats.rows_read += 1
+            if body.count(",") == separators:
+                padded = "\t" in body or " ," in body or ", " in body or body[0] == " " or body[-1] == " "
+                sink.write(f"{self._line_no},,,,{'t' if padded else ''},{body}\n")
+            else:
+                stats.problem_rows += 1
+                fields = body.split(",")
+                writer.writerow(
+                    [self._line_no, "wrong_field_count", f"{len(fields)} fields, header has {width}",
+                     json.dumps(fields, ensure_ascii=False), None, *padding]
+                )  # fmt: skip
+            size += len(body)
+        return size
+
+    def _jsonl_chunks(self) -> Iterator[str]:
+        names = self.layout.header
+        known = set(names)
+        padding = [None] * (len(names) + 1)  # the contract columns and _extra
+        sink = _Sink()
+        writer = csv.writer(sink, lineterminator="\n")
+        size = 0
+        for line in self._handle:
+            self._line_no += 1
+            body = _strip_terminator(line)
+            if not body.strip():
+                self.stats.blank_lines += 1
+                continue
+            self.stats.rows_read += 1
+            parsed, problem = _parse_json_object(body)
+            if parsed is None:
+                self.stats.problem_rows += 1
+                writer.writerow([self._line_no, "not_json_object", problem, json.dumps(body), None, *padding])
+            else:
+                values = [_json_value_text(parsed.get(name)) for name in names]
+                extra_keys = [k for k in parsed if k not in known]
+                extra = _dump_json({k: parsed[k] for k in extra_keys}) if extra_keys else None
+                writer.writerow([self._line_no, None, None, body, None, *values, extra])
+            size += len(body) + 64
+            if size >= _CHUNK_CHARS:
+                yield self._check_chunk(sink.take())
+                size = 0
+        if sink.parts:
+            yield self._check_chunk(sink.take())
+
+
+class _JsonNumber(str):
+    """A JSON number kept as its exact text (412.50 stays 412.50)."""
+
+
+def _dump_json(value: Any) -> str:
+    """JSON text of a parsed value, numbers written back exactly as they came."""
+    if isinstance(value, _JsonNumber):
+        return str(value)
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_dump_json(v)}" for k, v in value.items())
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_dump_json(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json_object(body: str) -> tuple[dict[str, Any] | None, str]:
+    """The line's object with numbers kept as their exact text, or None and why it is not one."""
+    try:
+        value = json.loads(
+            body, parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant
+        )
+    except (ValueError, RecursionError) as exc:
+        return None, f"invalid JSON: {str(exc)[:200]}"
+    if not isinstance(value, dict):
+        kind = {"[": "an array", '"': "a string"}.get(body.lstrip()[:1], "a number or literal")
+        return None, f"JSON {kind}, not an object"
+    return value, ""
+
+
+def _json_value_text(value: Any) -> str | None:
+    """A JSON value as trimmed text (numbers keep their exact text); null, empty and blank -> None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else _dump_json(value)
+    return text.strip(WHITESPACE) or None
+
+
+def normalized_text(path: Path, relative_path: str, feed: Feed) -> tuple[RawLayout, str, ReadStats]:
+    """The whole normalized stream of a (small) file at once; for tests and debugging."""
+    with LandingFileReader(path, relative_path, feed) as reader:
+        buffer = io.StringIO()
+        for chunk in reader.normalized_chunks():
+            buffer.write(chunk)
+        return reader.layout, buffer.getvalue(), reader.stats

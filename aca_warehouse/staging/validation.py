@@ -1,0 +1,359 @@
+"""Validation SQL generated from the data dictionary: raw text records -> typed rows with reason codes.
+
+Two statements per file, the same text for DuckDB and PostgreSQL except for the few spellings
+in `Dialect`:
+
+1. `build_typed_table_sql`: raw text trimmed (blank -> null) and safely cast (a value that does
+   not parse becomes null; nothing ever raises), plus a hash of each raw record.
+2. `build_checked_table_sql`: one boolean per column check (`flagged`), row rules guarded so they
+   only see valid values, duplicate rows (hash candidates verified field by field against the
+   raw table) and duplicate keys (first line wins), crosswalk overlaps; then per record the
+   sorted `;`-joined `_reason_codes` ('' = the row is staged) and `_reason_details`.
+
+The raw values of bad rows are joined back from the raw table only when the quarantine is
+written (`raw_values_sql`), so good rows never pay for JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from aca_warehouse.contract.dictionary import Column, Dictionary, Feed, RowRule
+from aca_warehouse.staging.dialect import Dialect, sql_literal, sql_string
+from aca_warehouse.staging.reader import RawLayout
+
+_INT_RE = "^-?[0-9]{1,10}$"
+_DECIMAL_RE = "^-?[0-9]{1,16}([.][0-9]{1,2})?$"
+# A real calendar day YYYY-MM-DD (year 0001-9999), leap years included, as one regular expression
+# so the engines evaluate one match per value instead of a dozen substr/cast calls.
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_MONTH_DAY = (
+    "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_DAY = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29"
+_DAY = f"({_YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
+_DATE_RE = f"^{_DAY}$"
+_TIMESTAMP_RE = (
+    f"^{_DAY}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+    "(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$"
+)
+_NPI_RE = "^[0-9]{10}$"
+_FAR_FUTURE = "date '9999-12-31'"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One boolean per row: column `column` (or rule) broke a check that raises `code`."""
+
+    name: str
+    code: str
+    detail: str
+    column: str | None  # the column whose value it judges (None for row rules and duplicates)
+    conditional: bool = False  # a per-event-type requirement: does not make the value itself invalid
+
+
+def text_column(column: Column) -> str:
+    """Name of the trimmed text of a column in the typed table (text columns are their own text)."""
+    return column.name if column.type == "text" else f"_s_{column.name}"
+
+
+def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, text: str) -> str:
+    """The typed value of trimmed text `text`, or null when it does not parse (never an error)."""
+    sql_type = dialect.column_type(dictionary, column.type)
+    if column.type == "text":
+        return text
+    if column.type == "int":
+        fits = f"cast({text} as bigint) between -2147483648 and 2147483647"
+        return f"case when {dialect.regex_match(text, _INT_RE)} then case when {fits} then cast({text} as {sql_type}) end end"
+    if column.type == "decimal":
+        return f"case when {dialect.regex_match(text, _DECIMAL_RE)} then cast({text} as {sql_type}) end"
+    if column.type == "date":
+        return f"case when {dialect.regex_match(text, _DATE_RE)} then cast({text} as {sql_type}) end"
+    if column.type == "timestamp":
+        return (
+            f"case when {dialect.regex_match(text, _TIMESTAMP_RE)} "
+            f"then cast({dialect.truncate_fraction(text)} as {sql_type}) end"
+        )
+    raise ValueError(f"unknown column type {column.type}")
+
+
+def npi_luhn_valid_sql(dialect: Dialect, text: str) -> str:
+    """True when `text` is 10 digits whose last is the Luhn check digit of 80840 + the first 9."""
+    terms = ["24"]  # the digits of the 80840 prefix contribute 24 to the Luhn sum
+    for position in range(1, 11):
+        digit = f"(ascii(substr({text}, {position}, 1)) - 48)"  # cheaper than a cast per digit
+        if position % 2 == 1 and position < 10:  # doubled, counting from the check digit: 2d or 2d - 9
+            terms.append(f"(case when {digit} >= 5 then 2 * {digit} - 9 else 2 * {digit} end)")
+        else:
+            terms.append(digit)
+    return (
+        f"case when {dialect.regex_match(text, _NPI_RE)} then mod({' + '.join(terms)}, 10) = 0 else false end"
+    )
+
+
+def _bound(value: float | str) -> str:
+    return sql_literal(value) if isinstance(value, int | float) else f"({value})"
+
+
+def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[tuple[Flag, str]]:
+    """(flag, SQL condition) for every column-level check of the feed, in column order."""
+    flags: list[tuple[Flag, str]] = []
+
+    def add(column: str, code: str, detail: str, condition: str, conditional: bool = False) -> None:
+        flags.append((Flag(f"_x{len(flags)}", code, detail, column, conditional), condition))
+
+    for col in feed.columns:
+        c, s = col.name, text_column(col)
+        if col.required:
+            add(c, "missing_required", f"missing_required: {c}", f"{s} is null")
+        type_code = dictionary.types[col.type].reason_code
+        if type_code:
+            add(c, type_code, f"{type_code}: {c}", f"{s} is not null and {c} is null")
+        checks = dictionary.column_checks
+        if col.accepted_values is not None:
+            values = ", ".join(sql_literal(v) for v in col.accepted_values)
+            add(c, checks["accepted_values"], f"{checks['accepted_values']}: {c}", f"{c} not in ({values})")
+        if col.pattern is not None:
+            add(
+                c,
+                checks["pattern"],
+                f"{checks['pattern']}: {c}",
+                f"not {dialect.regex_match(c, col.pattern)}",
+            )
+        if col.range is not None:
+            r = col.range
+            parts = []
+            if r.min is not None:
+                parts.append(f"{c} < {_bound(r.min)}")
+            if r.min_exclusive is not None:
+                parts.append(f"{c} <= {_bound(r.min_exclusive)}")
+            if r.max is not None:
+                parts.append(f"{c} > {_bound(r.max)}")
+            if r.max_exclusive is not None:
+                parts.append(f"{c} >= {_bound(r.max_exclusive)}")
+            add(c, checks["range"], f"{checks['range']}: {c} must be {r.describe()}", " or ".join(parts))
+        if col.non_negative:
+            add(c, checks["non_negative"], f"{checks['non_negative']}: {c}", f"{c} < 0")
+        if col.npi_luhn:
+            add(
+                c,
+                checks["npi_luhn"],
+                f"{checks['npi_luhn']}: {c}",
+                f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
+            )
+    if feed.variants is not None:
+        disc = feed.variants.discriminator
+        for type_name, col_name in feed.conditionally_required():
+            add(
+                col_name,
+                "missing_required",
+                f"missing_required: {col_name} (required for {type_name})",
+                f"{disc} = {sql_string(type_name)} and {text_column(feed.column(col_name))} is null",
+                conditional=True,
+            )
+    return flags
+
+
+def _guard(flags: list[tuple[Flag, str]], columns: tuple[str, ...], alias: str = "") -> str:
+    """True when none of the columns broke a column-level check (so rules can use their values)."""
+    names = [f"{alias}{flag.name}" for flag, _ in flags if flag.column in columns and not flag.conditional]
+    return " and ".join(f"not {n}" for n in names) if names else "true"
+
+
+def _overlap_sql(rule: RowRule, flags: list[tuple[Flag, str]]) -> str:
+    assert rule.period is not None
+    start, end = rule.period
+    same = " and ".join(f"e.{c} = f.{c}" for c in rule.same)
+    different = " or ".join(f"e.{c} <> f.{c}" for c in rule.different)
+    return (
+        f"exists (select 1 from flagged e where {same} and e._line < f._line and ({different})"
+        f" and e.{start} <= coalesce(f.{end}, {_FAR_FUTURE}) and f.{start} <= coalesce(e.{end}, {_FAR_FUTURE})"
+        f" and e._problem is null and not e._dup_row and not e._key_repeat and {_guard(flags, rule.uses, 'e.')})"
+    )
+
+
+def trimmed_text(dialect: Dialect, raw_column: str) -> str:
+    """A raw field trimmed, blank -> null; only records the reader marked `_trim` pay for the trim."""
+    return f"case when _trim is not null then {dialect.trim_to_null(raw_column)} else {raw_column} end"
+
+
+def row_hash_sql(dialect: Dialect, layout: RawLayout) -> str:
+    """A hash of the raw record; equal hashes make two lines candidates for duplicate_row."""
+    columns = layout.duplicate_row_columns
+    if dialect.is_duckdb:
+        return f"hash({', '.join(columns)})"
+    text = dialect.concat_ws("", [f"coalesce({c}, '')" for c in columns], separator_sql="chr(31)")
+    return f"hashtextextended({text}, 0)"  # 64-bit; candidates are verified field by field
+
+
+def raw_values_sql(dialect: Dialect, layout: RawLayout, alias: str) -> str:
+    """JSON text of a raw record of the raw table aliased `alias` (for the quarantine)."""
+    if layout.is_jsonl:
+        return f"{alias}._raw"
+    pairs = [(name, f"{alias}.{column}") for name, column in layout.raw_record_pairs]
+    return (
+        f"case when {alias}._problem is not null then {alias}._raw else {dialect.json_object_text(pairs)} end"
+    )
+
+
+def build_typed_table_sql(
+    dictionary: Dictionary,
+    dialect: Dialect,
+    layout: RawLayout,
+    raw_table: str,
+    typed_table: str,
+    load_date: date,
+) -> str:
+    """`create temp table <typed_table> as ...`: raw text trimmed (blank -> null) and safely cast.
+
+    Columns: `_line`, `_problem`, `_detail`, `_row_hash`, `_load_date`, `_extra_json`, every
+    contract column typed (null when its text does not parse) and, for non-text columns, the
+    trimmed text as `_s_<column>` (so a value that failed to parse can be told from a null).
+    """
+    cols = layout.feed.columns
+    source = [
+        "_line",
+        "_problem",
+        "_detail",
+        f"case when _problem is null then {row_hash_sql(dialect, layout)} end as _row_hash",
+    ]
+    for col in cols:
+        source.append(f"{trimmed_text(dialect, layout.contract_source[col.name])} as _s_{col.name}")
+    if layout.extra_json_column:
+        source.append(f"{layout.extra_json_column} as _extra_json")
+    elif layout.extra_columns:
+        pairs = [(name, trimmed_text(dialect, raw)) for name, raw in layout.extra_columns]
+        source.append(f"case when _problem is null then {dialect.json_object_text(pairs)} end as _extra_json")
+    else:
+        source.append(f"cast(null as {dialect.text}) as _extra_json")
+    typed = ["_line", "_problem", "_detail", "_row_hash", "_extra_json"]
+    typed.append(f"cast({sql_string(load_date.isoformat())} as date) as _load_date")
+    for col in cols:
+        typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
+        if col.type != "text":
+            typed.append(f"_s_{col.name}")
+    nl = ",\n    "
+    return (
+        f"create temp table {typed_table} as\nselect\n    {nl.join(typed)}\nfrom (\n"
+        f"    select\n    {nl.join(source)}\n    from {raw_table}\n) s"
+    )
+
+
+def build_repeat_candidates_sql(typed_table: str, candidates_table: str) -> str:
+    """`create temp table <candidates_table>`: (line, first line with the same record hash) of
+    every later line whose raw record hash repeats an earlier one (usually a handful of rows)."""
+    return f"""create temp table {candidates_table} as
+select t._line, f._first_line
+from {typed_table} t
+join (
+    select _row_hash, min(_line) as _first_line from {typed_table} where _problem is null group by _row_hash
+) f on f._row_hash = t._row_hash
+where t._line > f._first_line"""
+
+
+def build_duplicate_rows_sql(
+    layout: RawLayout, raw_table: str, candidates_table: str, duplicates_table: str
+) -> str:
+    """`create temp table <duplicates_table>`: the candidate lines whose raw fields all equal their
+    first line's (the hash only proposes; this compares field by field, on the few rows involved)."""
+    same = " and ".join(f"a.{c} is not distinct from b.{c}" for c in layout.duplicate_row_columns)
+    return f"""create temp table {duplicates_table} as
+with involved as (
+    select r.* from {raw_table} r
+    where r._line in (select _line from {candidates_table} union all select _first_line from {candidates_table})
+)
+select c._line
+from {candidates_table} c
+join involved a on a._line = c._line
+join involved b on b._line = c._first_line
+where {same}"""
+
+
+def build_checked_table_sql(
+    dictionary: Dictionary,
+    dialect: Dialect,
+    layout: RawLayout,
+    typed_table: str,
+    duplicates_table: str,
+    checked_table: str,
+) -> str:
+    """`create temp table <checked_table> as ...`: every typed record judged and explained.
+
+    The checked table has `_line`, `_reason_codes` ('' = staged), `_reason_details`, the typed
+    contract columns and `_extra_json`; the raw values of bad rows are joined back from the raw
+    table by `_line` when the quarantine is written (see `raw_values_sql`). `duplicates_table`
+    lists the lines that exactly repeat an earlier line (`build_duplicate_rows_sql`).
+    """
+    feed = layout.feed
+    cols = feed.columns
+    key = feed.key
+
+    # flagged: column checks, exact repeats (hash candidates verified field by field), key repeats
+    flags = column_flags(dictionary, dialect, feed)
+    flagged = [f"coalesce({cond}, false) as {flag.name}" for flag, cond in flags]
+    flagged.append("(dr._line is not null) as _dup_row")
+    flagged.append("coalesce(t._line > kf._first_line, false) as _key_repeat")
+    key_cols = ", ".join(key)
+    key_not_null = " and ".join(f"{c} is not null" for c in key)
+    key_join = " and ".join(f"kf._k_{c} = t.{c}" for c in key)
+    key_aliases = ", ".join(f"{c} as _k_{c}" for c in key)
+
+    # ruled: row rules (guarded so they only see valid values), duplicate keys
+    rule_flags: list[tuple[Flag, str]] = []
+    for i, rule in enumerate(feed.rules):
+        flag = Flag(f"_r{i}", rule.code, f"{rule.code}: {rule.description}", None)
+        if rule.kind == "overlap_with_earlier_row":
+            condition = f"{_guard(flags, rule.uses, 'f.')} and {_overlap_sql(rule, flags)}"
+        else:
+            condition = f"{_guard(flags, rule.uses, 'f.')} and ({rule.violated_when})"
+        rule_flags.append((flag, condition))
+    ruled = [f"coalesce({cond}, false) as {flag.name}" for flag, cond in rule_flags]
+    ruled.append("(f._key_repeat and not f._dup_row) as _dup_key")
+    dup_key = Flag(
+        "_dup_key", "duplicate_key", f"duplicate_key: repeats the key ({key_cols}) of an earlier line", None
+    )
+    dup_row = Flag("_dup_row", "duplicate_row", "duplicate_row: exact repeat of an earlier line", None)
+
+    # final: sorted codes, details in column order
+    all_flags = [flag for flag, _ in flags] + [flag for flag, _ in rule_flags] + [dup_row, dup_key]
+    code_parts = []
+    for code in sorted({flag.code for flag in all_flags}):
+        names = " or ".join(flag.name for flag in all_flags if flag.code == code)
+        code_parts.append(f"case when {names} then {sql_string(code)} end")
+    detail_parts = [f"case when {flag.name} then {sql_string(flag.detail)} end" for flag in all_flags]
+    any_flag = " or ".join(flag.name for flag in all_flags)  # most rows are good: skip building their text
+    final = [
+        "_line",
+        f"case when _problem is not null then _problem when {any_flag} "
+        f"then {dialect.concat_ws(';', code_parts)} else '' end as _reason_codes",
+        f"case when _problem is not null then _problem || ': ' || _detail when {any_flag} "
+        f"then {dialect.concat_ws('; ', detail_parts)} else '' end as _reason_details",
+        *[col.name for col in cols],
+        "_extra_json",
+    ]
+    # PostgreSQL flattens CTEs into the final select and would evaluate each flag again for the
+    # codes and for the details: materialize the flags once (DuckDB eliminates the common
+    # subexpressions itself, and materializing costs it more than it saves).
+    overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
+    nl = ",\n        "
+    return f"""create temp table {checked_table} as
+with key_first as (
+    select {key_aliases}, min(_line) as _first_line from {typed_table}
+    where _problem is null and {key_not_null} group by {key_cols}
+),
+flagged as {"materialized " if overlap or not dialect.is_duckdb else ""}(
+    select t.*,
+        {nl.join(flagged)}
+    from {typed_table} t
+    left join {duplicates_table} dr on dr._line = t._line
+    left join key_first kf on {key_join}
+),
+ruled as (
+    select f.*,
+        {nl.join(ruled)}
+    from flagged f
+)
+select
+    {nl.join(final)}
+from ruled"""

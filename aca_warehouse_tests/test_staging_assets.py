@@ -1,0 +1,254 @@
+"""The staging assets run through real Dagster: partitions, single-run ranges, checks, failures, resources."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    ExecuteInProcessResult,
+    materialize,
+)
+
+from aca_warehouse.assets.staging import staging_assets
+from aca_warehouse.checks.staging import CHECK_NAMES, staging_checks
+from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
+from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.staging import LandingDirResource
+from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
+
+KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
+
+HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+CLAIMS_HEADER = (
+    (HANDMADE / "claims_system/claims/claims_2025-03-03.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+)
+
+
+def staging_asset(feed: str) -> AssetsDefinition:
+    return next(a for a in staging_assets if a.key == AssetKey(["staging", feed]))
+
+
+def run_staging(
+    feeds: list[str], warehouse: WarehouseResource, landing: Path, **kwargs: Any
+) -> ExecuteInProcessResult:
+    return materialize(
+        [staging_asset(feed) for feed in feeds],
+        resources={"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(landing))},
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def materialization_metadata(result: ExecuteInProcessResult, feed: str) -> dict[str, Any]:
+    """The run's metadata (a range run records one materialization per partition, all alike)."""
+    events = [
+        m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey(["staging", feed])
+    ]
+    assert events
+    return {k: v.value for k, v in events[0].materialization.metadata.items()}
+
+
+def failure_messages(result: ExecuteInProcessResult) -> list[str]:
+    """Each failed step's error with its causes (Dagster wraps the user's exception)."""
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error, parts = event.step_failure_data.error, []
+            while error is not None:
+                parts.append(error.message)
+                error = error.cause
+            messages.append(" <- ".join(parts))
+    return messages
+
+
+def write_clean_claims(root: Path, load_date: date, count: int) -> Path:
+    """A small clean claims file for one load date (every row PAID and consistent)."""
+    day = load_date.isoformat()
+    lines = [CLAIMS_HEADER]
+    for i in range(count):
+        lines.append(
+            f"CLM{load_date:%m%d}{i:04d},1,1,PROFESSIONAL,PAID,M{i:05d},PRD-10001,1234567893,,"
+            f"{load_date - timedelta(days=3)},{load_date - timedelta(days=2)},{load_date - timedelta(days=1)},{day},"
+            f"11,99213,,Z00.00,1,100.00,80.00,60.00,20.00,0.00,0.00,"
+        )
+    path = root / "claims_system" / "claims" / f"claims_{day}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.unit
+def test_one_staging_asset_per_feed_with_the_agreed_shape() -> None:
+    dictionary = load_dictionary()
+    assert [a.key for a in staging_assets] == [AssetKey(["staging", f]) for f in dictionary.feeds]
+    for asset_def in staging_assets:
+        feed = asset_def.key.path[1]
+        assert asset_def.group_names_by_key[asset_def.key] == "staging"
+        assert asset_def.partitions_def == daily_partitions
+        assert asset_def.backfill_policy is not None
+        assert asset_def.backfill_policy == BackfillPolicy.single_run()
+        assert set(asset_def.asset_deps[asset_def.key]) == {AssetKey(["landing", feed])}
+        assert asset_def.required_resource_keys >= {"warehouse", "landing"}
+        specs = {spec.name: spec for spec in asset_def.check_specs}
+        assert list(specs) == list(CHECK_NAMES)
+        assert {name for name, spec in specs.items() if spec.blocking} == {
+            "reconciliation",
+            "key_unique_within_load",
+            "required_not_null",
+            "accepted_values",
+        }
+        description = asset_def.descriptions_by_key[asset_def.key]
+        assert dictionary.feeds[feed].description in description and "staging.quarantine" in description
+    assert staging_checks == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_partition_run_loads_its_file_and_reports_the_checks(
+    kind: str, make_warehouse: Callable[[str], WarehouseResource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
+    warehouse = make_warehouse(kind)
+    result = run_staging(["claims", "enrollment_events"], warehouse, HANDMADE, partition_key="2025-03-03")
+    assert result.success
+    checks = check_results(result)
+    assert {e.asset_key for e in result.get_asset_check_evaluations()} == {
+        AssetKey(["staging", "claims"]),
+        AssetKey(["staging", "enrollment_events"]),
+    }
+    claims_checks = {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == AssetKey(["staging", "claims"])
+    }
+    for name in ("reconciliation", "key_unique_within_load", "required_not_null", "accepted_values"):
+        assert claims_checks[name].passed, name
+        assert claims_checks[name].metadata["metric_value"].value == 0
+    rate = claims_checks["defect_rate"]
+    assert not rate.passed  # 28 of 36 hand-made rows are defects
+    assert rate.metadata["threshold"].value == 0.05
+    assert rate.metadata["metric_value"].value == pytest.approx(28 / 36, abs=1e-6)
+    assert claims_checks["reconciliation"].metadata["rows_read"].value == 36
+    assert checks["reconciliation"].passed
+    metadata = materialization_metadata(result, "claims")
+    assert (
+        metadata["files_loaded"],
+        metadata["rows_read"],
+        metadata["rows_staged"],
+        metadata["rows_quarantined"],
+    ) == (1, 36, 8, 28)
+    assert metadata["reason_code_counts"]["duplicate_key"] == 2
+    assert metadata["loads"][0]["file"] == "claims_system/claims/claims_2025-03-03.csv"
+
+
+@pytest.mark.duckdb
+def test_the_defect_rate_threshold_can_be_raised_by_environment(
+    make_warehouse: Callable[[str], WarehouseResource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MAX_DEFECT_RATE_ENV, "0.8")
+    result = run_staging(["claims"], make_warehouse("duckdb"), HANDMADE, partition_key="2025-03-03")
+    rate = check_results(result)["defect_rate"]
+    assert rate.passed and rate.metadata["threshold"].value == 0.8
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_range_run_loads_every_file_of_the_window_once(
+    kind: str, make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path
+) -> None:
+    root = tmp_path / "landing"
+    days = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 4)]  # nothing for 2025-03-03
+    for i, day in enumerate(days):
+        write_clean_claims(root, day, 5 + i)
+    write_clean_claims(root, date(2025, 3, 6), 3)  # outside the window: left alone
+    warehouse = make_warehouse(kind)
+    result = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-05"))
+    assert result.success
+    assert len(result.get_asset_check_evaluations()) == len(CHECK_NAMES)  # once for the whole range
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    partitions = {m.partition for m in result.get_asset_materialization_events()}
+    assert partitions == {f"2025-03-0{d}" for d in range(1, 6)}
+    metadata = materialization_metadata(result, "claims")
+    assert (metadata["files_loaded"], metadata["rows_staged"], metadata["files_unchanged"]) == (3, 18, 0)
+    with warehouse.connect() as conn:
+        by_date = dict(conn.fetchall("select _load_date, count(*) from staging.claims group by _load_date"))
+    assert by_date == {days[0]: 5, days[1]: 6, days[2]: 7}
+
+    again = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-05"))
+    assert again.success
+    assert (
+        materialization_metadata(again, "claims")["files_loaded"],
+        materialization_metadata(again, "claims")["files_unchanged"],
+    ) == (0, 3)
+    with warehouse.connect() as conn:
+        assert (
+            dict(conn.fetchall("select _load_date, count(*) from staging.claims group by _load_date"))
+            == by_date
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_file_missing_a_column_fails_the_run_and_keeps_the_previous_load(
+    kind: str, make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path
+) -> None:
+    root = tmp_path / "landing"
+    path = write_clean_claims(root, date(2025, 3, 1), 4)
+    warehouse = make_warehouse(kind)
+    assert run_staging(["claims"], warehouse, root, partition_key="2025-03-01").success
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text(
+        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8"
+    )  # drop the last column
+    result = run_staging(["claims"], warehouse, root, partition_key="2025-03-01")
+    assert not result.success
+    [message] = failure_messages(result)
+    assert "claims_system/claims/claims_2025-03-01.csv" in message and "denial_reason_code" in message
+    assert "LandingFileError" in message
+    with warehouse.connect() as conn:
+        assert conn.scalar("select count(*) from staging.claims") == 4
+        assert conn.fetchall("select status from staging.load_audit order by finished_at") == [
+            ("loaded",),
+            ("failed",),
+        ]
+
+
+@pytest.mark.duckdb
+def test_the_duckdb_file_is_released_when_the_asset_returns(
+    make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path
+) -> None:
+    warehouse = make_warehouse("duckdb")
+    root = tmp_path / "landing"
+    shutil.copytree(HANDMADE, root)
+    assert run_staging(["products"], warehouse, root, partition_key="2025-03-01").success
+    probe = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+        "print(c.execute('select count(*) from staging.products').fetchone()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, warehouse.duckdb_path], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "6"
+
+
+@pytest.mark.duckdb
+def test_check_keys_are_declared_per_asset() -> None:
+    claims = staging_asset("claims")
+    assert AssetCheckKey(AssetKey(["staging", "claims"]), "reconciliation") in claims.check_keys

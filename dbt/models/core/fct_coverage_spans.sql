@@ -1,0 +1,33 @@
+-- Coverage spans in force, derived from all enrollment events received so far (see
+-- int_coverage_spans for the rules). Grain: one row per span = per span-creating event
+-- (CoverageEffectuated or PlanChanged) whose span survived the later cuts.
+-- Member and plan versions are those valid on the span's first day.
+-- Full rebuild on each run: a late event can change any span of its member.
+with spans as (
+    select * from {{ ref('int_coverage_spans') }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['s.created_by_event_id']) }} as coverage_span_key,
+        s.member_key,
+        m.member_version_key,
+        s.subscriber_member_key,
+        s.application_id,
+        s.hios_plan_id,
+        {{ plan_key_expr('p') }} as plan_key,
+        s.span_start_date,
+        s.span_end_date,
+        s.scheduled_end_date,
+        s.end_reason,
+        s.created_by_event_id,
+        s.created_by_event_type,
+        s.created_at,
+        cast(s.event_seq as integer) as member_event_seq,
+        s.cut_event_id as ended_by_event_id
+    from spans as s
+    {{ member_version_join('m', 's.member_key', 's.span_start_date') }}
+    {{ plan_version_joins('p', "coalesce(s.hios_plan_id, 'UNKNOWN')", 's.span_start_date') }}
+)
+
+select * from final

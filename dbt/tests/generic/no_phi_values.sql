@@ -1,0 +1,32 @@
+{#-
+  Text values in the model that look like PHI: an SSN, an e-mail address, a US phone number,
+  a street address or a full date of birth written as text. Every text column is checked.
+-#}
+{% test no_phi_values(model) %}
+{%- set text_columns = [] -%}
+{%- if execute -%}
+  {%- for column in adapter.get_columns_in_relation(model) -%}
+    {%- if column.is_string() -%}{%- do text_columns.append(column.name) -%}{%- endif -%}
+  {%- endfor -%}
+{%- endif -%}
+{%- set patterns = {
+    'ssn': '^[0-9]{3}-[0-9]{2}-[0-9]{4}$',
+    'email': '^[^@ ]+@[^@ ]+\\.[a-zA-Z]{2,}$',
+    'phone': '^\\(?[0-9]{3}\\)?[-. ]?[0-9]{3}[-. ][0-9]{4}$',
+    'street_address': '^[0-9]+ [A-Za-z].* (St|Ave|Rd|Blvd|Dr|Ln|Way|Ct)\\.?$',
+} -%}
+{%- if text_columns | length == 0 %}
+select cast(null as varchar) as column_name, cast(null as varchar) as kind, cast(null as varchar) as value_found
+where 1 = 0
+{%- else %}
+{%- for column in text_columns %}
+{%- for kind, pattern in patterns.items() %}
+select '{{ column }}' as column_name, '{{ kind }}' as kind, cast({{ adapter.quote(column) }} as varchar) as value_found
+from {{ model }}
+where {{ regex_matches('cast(' ~ adapter.quote(column) ~ ' as varchar)', pattern) }}
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{%- endif %}
+{% endtest %}
