@@ -91,7 +91,9 @@ def read_feed(root: Path, feed: str, excluded_lines: set[tuple[str, int]] | None
                 reader = csv.DictReader(handle)
                 for raw in reader:
                     if (relative, reader.line_num) not in (excluded_lines or set()):
-                        rows.append(Row(load_date, reader.line_num, {k.strip(): _clean(v) for k, v in raw.items()}))
+                        rows.append(
+                            Row(load_date, reader.line_num, {k.strip(): _clean(v) for k, v in raw.items()})
+                        )
     return rows
 
 
@@ -124,7 +126,8 @@ class Crosswalk:
 
     def plan_on(self, product_id: str, day: date) -> str:
         matches = [
-            r for r in self.rows
+            r
+            for r in self.rows
             if r["product_id"] == product_id
             and _d(r["effective_date"]) <= day
             and (r.get("termination_date") is None or day <= _d(r["termination_date"]))
@@ -145,7 +148,11 @@ def plan_attributes(plans: list[Row], hios_plan_id: str, month: date) -> tuple[s
     snapshot = on_or_before[-1] if on_or_before else snapshots[0]
     for r in plans:
         v = r.values
-        if r.load_date == snapshot and v["hios_plan_id"] == hios_plan_id and int(v["plan_year"]) == month.year:
+        if (
+            r.load_date == snapshot
+            and v["hios_plan_id"] == hios_plan_id
+            and int(v["plan_year"]) == month.year
+        ):
             return v.get("metal_tier"), v.get("state")
     return None, None
 
@@ -163,7 +170,7 @@ def coverage_spans(events: list[Row]) -> dict[str, list[dict[str, Any]]]:
         ordered = sorted(member_events, key=lambda e: (_instant(e["occurred_at"]), e["event_id"]))
         live: list[dict[str, Any]] = []
 
-        def cut(application: str, at: date) -> None:
+        def cut(live: list[dict[str, Any]], application: str, at: date) -> None:
             for span in list(live):
                 if span["application_id"] != application:
                     continue
@@ -176,15 +183,29 @@ def coverage_spans(events: list[Row]) -> dict[str, list[dict[str, Any]]]:
             kind = e["event_type"]
             if kind == "CoverageEffectuated":
                 start = _d(e["coverage_start"])
-                live.append({"application_id": e["application_id"], "plan": e["hios_plan_id"], "start": start,
-                             "end": date(start.year, 12, 31), "seq": seq})
+                live.append(
+                    {
+                        "application_id": e["application_id"],
+                        "plan": e["hios_plan_id"],
+                        "start": start,
+                        "end": date(start.year, 12, 31),
+                        "seq": seq,
+                    }
+                )
             elif kind == "PlanChanged":
                 start = _d(e["coverage_start"])
-                cut(e["application_id"], start - timedelta(days=1))
-                live.append({"application_id": e["application_id"], "plan": e["hios_plan_id"], "start": start,
-                             "end": date(start.year, 12, 31), "seq": seq})
+                cut(live, e["application_id"], start - timedelta(days=1))
+                live.append(
+                    {
+                        "application_id": e["application_id"],
+                        "plan": e["hios_plan_id"],
+                        "start": start,
+                        "end": date(start.year, 12, 31),
+                        "seq": seq,
+                    }
+                )
             elif kind == "CoverageTerminated":
-                cut(e["application_id"], _d(e["coverage_end"]))
+                cut(live, e["application_id"], _d(e["coverage_end"]))
         spans[member] = live
     return spans
 
@@ -225,7 +246,9 @@ def all_load_dates(root: Path) -> list[date]:
     return dates
 
 
-def expected_plan_month(root: Path, excluded_lines: set[tuple[str, int]] | None = None) -> dict[tuple[date, str], PlanMonth]:
+def expected_plan_month(
+    root: Path, excluded_lines: set[tuple[str, int]] | None = None
+) -> dict[tuple[date, str], PlanMonth]:
     """marts.plan_month computed from the landing files under root, keyed by (month, hios_plan_id)."""
     as_of_month = _month(max(all_load_dates(root)))
     plans = read_feed(root, "plans", excluded_lines)
@@ -236,12 +259,18 @@ def expected_plan_month(root: Path, excluded_lines: set[tuple[str, int]] | None 
         if (month, hios) not in rows:
             metal, state = plan_attributes(plans, hios, month)
             rows[(month, hios)] = PlanMonth(
-                month=month, hios_plan_id=hios, plan_year=month.year, metal_tier=metal, state=state,
+                month=month,
+                hios_plan_id=hios,
+                plan_year=month.year,
+                metal_tier=metal,
+                state=state,
                 issuer_id=None if hios == UNKNOWN else hios[:5],
             )
         return rows[(month, hios)]
 
-    for (_, month), hios in member_months(read_feed(root, "enrollment_events", excluded_lines), as_of_month).items():
+    for (_, month), hios in member_months(
+        read_feed(root, "enrollment_events", excluded_lines), as_of_month
+    ).items():
         row(month, hios).member_months += 1
 
     for p in latest_by_key(read_feed(root, "premiums", excluded_lines), ("payment_id",)):
@@ -252,7 +281,9 @@ def expected_plan_month(root: Path, excluded_lines: set[tuple[str, int]] | None 
         target.premium_earned += _money(p["premium_billed"])
         target.aptc_earned += _money(p["aptc_amount"])
 
-    versions = latest_by_key(read_feed(root, "claims", excluded_lines), ("claim_id", "line_number", "claim_version"))
+    versions = latest_by_key(
+        read_feed(root, "claims", excluded_lines), ("claim_id", "line_number", "claim_version")
+    )
     current: dict[tuple[str, int], dict[str, Any]] = {}
     for v in versions:
         k = (v["claim_id"], int(v["line_number"]))
@@ -295,7 +326,9 @@ class MlrRow:
         return self.claims_paid / self.premium_earned if self.premium_earned else None
 
 
-def expected_mlr_plan_year(plan_month: dict[tuple[date, str], PlanMonth]) -> dict[tuple[str, str | None, int], MlrRow]:
+def expected_mlr_plan_year(
+    plan_month: dict[tuple[date, str], PlanMonth],
+) -> dict[tuple[str, str | None, int], MlrRow]:
     """marts.mlr_plan_year: plan_month rows (UNKNOWN excluded) summed by (issuer_id, state, plan_year)."""
     result: dict[tuple[str, str | None, int], MlrRow] = {}
     for pm in plan_month.values():

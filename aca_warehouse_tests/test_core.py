@@ -29,8 +29,19 @@ from .conftest import WAREHOUSE_KINDS
 D = date.fromisoformat
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
 PHI_COLUMNS = {
-    "first_name", "last_name", "ssn", "email", "phone", "address_line1", "date_of_birth", "member_id",
-    "issuer_member_no", "member_no", "subscriber_id", "zip", "city",
+    "first_name",
+    "last_name",
+    "ssn",
+    "email",
+    "phone",
+    "address_line1",
+    "date_of_birth",
+    "member_id",
+    "issuer_member_no",
+    "member_no",
+    "subscriber_id",
+    "zip",
+    "city",
 }
 
 
@@ -66,8 +77,12 @@ def test_as_of_date_is_the_latest_load_date(scenario: ScenarioResult) -> None:
 
 
 def test_member_who_moves_twice_has_three_versions(scenario: ScenarioResult) -> None:
-    versions = sorted(rows(scenario, "core.dim_member", member_key=mk("N1")), key=lambda r: r["version_number"])
-    assert [(v["valid_from"], v["valid_to"], v["zip3"], v["county_fips"], v["rating_area"]) for v in versions] == [
+    versions = sorted(
+        rows(scenario, "core.dim_member", member_key=mk("N1")), key=lambda r: r["version_number"]
+    )
+    assert [
+        (v["valid_from"], v["valid_to"], v["zip3"], v["county_fips"], v["rating_area"]) for v in versions
+    ] == [
         (D("2024-11-01"), D("2024-12-01"), "750", "48113", 1),
         (D("2024-12-01"), D("2025-02-01"), "770", "48201", 2),
         (D("2025-02-01"), D("9999-12-31"), "787", "48453", 3),
@@ -79,7 +94,9 @@ def test_member_who_moves_twice_has_three_versions(scenario: ScenarioResult) -> 
 
 
 def test_member_absent_from_a_snapshot_has_left(scenario: ScenarioResult) -> None:
-    versions = sorted(rows(scenario, "core.dim_member", member_key=mk("N4")), key=lambda r: r["version_number"])
+    versions = sorted(
+        rows(scenario, "core.dim_member", member_key=mk("N4")), key=lambda r: r["version_number"]
+    )
     assert [(v["valid_from"], v["record_status"], v["is_current"]) for v in versions] == [
         (D("2024-11-01"), "active", False),
         (D("2025-02-01"), "left", True),
@@ -109,11 +126,16 @@ def test_claim_before_its_member_is_known_then_the_member_arrives(scenario: Scen
     # a member only the claims system knows stays inferred, never dropped
     [n9] = rows(scenario, "core.dim_member", member_key=mk("N9"))
     assert n9["record_status"] == "inferred"
-    assert rows(scenario, "core.fct_claim_lines", claim_id="C005")[0]["member_version_key"] == n9["member_version_key"]
+    assert (
+        rows(scenario, "core.fct_claim_lines", claim_id="C005")[0]["member_version_key"]
+        == n9["member_version_key"]
+    )
 
 
 def test_claim_adjusted_then_reversed(scenario: ScenarioResult) -> None:
-    versions = sorted(rows(scenario, "core.fct_claim_line_versions", claim_id="C001"), key=lambda r: r["claim_version"])
+    versions = sorted(
+        rows(scenario, "core.fct_claim_line_versions", claim_id="C001"), key=lambda r: r["claim_version"]
+    )
     assert [(v["claim_version"], v["claim_status"], v["paid_amount"]) for v in versions] == [
         (1, "PAID", Decimal("100.00")),
         (2, "PAID", Decimal("80.00")),
@@ -121,10 +143,17 @@ def test_claim_adjusted_then_reversed(scenario: ScenarioResult) -> None:
     ]
     assert [v["is_current_version"] for v in versions] == [False, False, True]
     [before] = rows(scenario, "core.fct_claim_lines", "step1", claim_id="C001")
-    assert (before["claim_version"], before["paid_amount"], before["is_counted_line"]) == (2, Decimal("80.00"), True)
+    assert (before["claim_version"], before["paid_amount"], before["is_counted_line"]) == (
+        2,
+        Decimal("80.00"),
+        True,
+    )
     [now] = rows(scenario, "core.fct_claim_lines", claim_id="C001")
     assert (now["claim_version"], now["claim_status"], now["paid_amount"], now["is_counted_line"]) == (
-        3, "REVERSED", Decimal("0.00"), False,
+        3,
+        "REVERSED",
+        Decimal("0.00"),
+        False,
     )
     assert now["version_count"] == 3
 
@@ -192,14 +221,23 @@ def test_coverage_spans_follow_the_landing_rules(scenario: ScenarioResult) -> No
 
 
 def test_member_months_pick_the_latest_starting_span(scenario: ScenarioResult) -> None:
-    months = {(r["member_key"], r["month"]): r["hios_plan_id"] for r in rows(scenario, "core.fct_member_months")}
+    months = {
+        (r["member_key"], r["month"]): r["hios_plan_id"] for r in rows(scenario, "core.fct_member_months")
+    }
     expected = {
-        ("N1", "2024-10-01"): P1, ("N1", "2024-11-01"): P1, ("N1", "2024-12-01"): P1,
-        ("N1", "2025-01-01"): P1, ("N1", "2025-02-01"): P1,
-        ("N2", "2025-01-01"): P1, ("N2", "2025-02-01"): P2,
+        ("N1", "2024-10-01"): P1,
+        ("N1", "2024-11-01"): P1,
+        ("N1", "2024-12-01"): P1,
+        ("N1", "2025-01-01"): P1,
+        ("N1", "2025-02-01"): P1,
+        ("N2", "2025-01-01"): P1,
+        ("N2", "2025-02-01"): P2,
         ("N4", "2024-11-01"): P2,
-        ("N6", "2025-01-01"): P2, ("N6", "2025-02-01"): P2,  # tie on start: the later event's span
-        ("N7", "2024-12-01"): P2, ("N7", "2025-01-01"): P2, ("N7", "2025-02-01"): P2,
+        ("N6", "2025-01-01"): P2,
+        ("N6", "2025-02-01"): P2,  # tie on start: the later event's span
+        ("N7", "2024-12-01"): P2,
+        ("N7", "2025-01-01"): P2,
+        ("N7", "2025-02-01"): P2,
     }
     assert months == {(mk(n), D(m)): plan for (n, m), plan in expected.items()}
 
@@ -207,8 +245,14 @@ def test_member_months_pick_the_latest_starting_span(scenario: ScenarioResult) -
 def test_applications_accumulate_milestones(scenario: ScenarioResult) -> None:
     apps = {r["application_id"]: r for r in rows(scenario, "core.fct_applications")}
     assert {a: r["application_status"] for a, r in apps.items()} == {
-        "A0": "effectuated", "A1": "effectuated", "A3": "selected", "A4": "terminated", "A5": "cancelled",
-        "A6": "effectuated", "A7": "effectuated", "A8": "cancelled",
+        "A0": "effectuated",
+        "A1": "effectuated",
+        "A3": "selected",
+        "A4": "terminated",
+        "A5": "cancelled",
+        "A6": "effectuated",
+        "A7": "effectuated",
+        "A8": "cancelled",
     }
     a1 = apps["A1"]
     assert a1["enrollment_count"] == 2 and a1["plan_change_count"] == 1
@@ -267,8 +311,13 @@ def test_member_key_is_a_keyed_pseudonym_and_core_dims_hold_no_phi(scenario: Sce
 def test_every_fact_key_resolves(scenario: ScenarioResult) -> None:
     members = {r["member_version_key"] for r in rows(scenario, "core.dim_member")}
     plans = {r["plan_key"] for r in rows(scenario, "core.dim_plan")}
-    for table in ("core.fct_claim_line_versions", "core.fct_claim_lines", "core.fct_premiums",
-                  "core.fct_coverage_spans", "core.fct_member_months"):
+    for table in (
+        "core.fct_claim_line_versions",
+        "core.fct_claim_lines",
+        "core.fct_premiums",
+        "core.fct_coverage_spans",
+        "core.fct_member_months",
+    ):
         for r in rows(scenario, table):
             assert r["member_version_key"] in members, (table, r)
             assert r["plan_key"] in plans, (table, r)
@@ -297,7 +346,38 @@ def test_dim_date_federal_holidays(day: str, name: str | None, make_warehouse, t
             "from core.dim_date where date_day = %s",
             [D(day)],
         )
-        per_year = conn.scalar("select count(*) from core.dim_date where calendar_year = 2024 and is_federal_holiday")
+        per_year = conn.scalar(
+            "select count(*) from core.dim_date where calendar_year = 2024 and is_federal_holiday"
+        )
     assert row[0] == name and row[1] == (name is not None)
     assert row[4] == D(day).year
     assert per_year == 11
+
+
+@pytest.mark.unit
+def test_dbt_assets_shape_and_blocking_checks() -> None:
+    """One partitioned multi-asset: core/* and marts/* keys and groups, staging deps, blocking error tests."""
+    ensure_dbt_manifest()
+    from dagster import AssetKey
+
+    from aca_warehouse.assets.dbt import dbt_assets_list
+    from aca_warehouse.partitions import daily_partitions
+
+    [assets] = dbt_assets_list
+    keys = {k.to_user_string() for k in assets.keys}
+    assert {t.replace(".", "/") for t in CORE_TABLES + MART_TABLES} <= keys
+    assert all(k.split("/")[0] in {"core", "marts"} for k in keys)
+    for key in assets.keys:
+        assert assets.group_names_by_key[key] == key.path[0]
+        assert assets.descriptions_by_key[key], key
+    assert assets.partitions_def == daily_partitions
+    upstream = {dep.to_user_string() for dep in assets.dependency_keys if dep not in assets.keys}
+    assert upstream == {
+        f"staging/{feed}"
+        for feed in ("plans", "members", "enrollment_events", "products", "providers", "claims", "premiums")
+    }
+    specs = {(s.asset_key.to_user_string(), s.name): s for s in assets.check_specs}
+    assert specs[("core/fct_claim_line_versions", "assert_claim_versions_reconcile_to_staging")].blocking
+    assert specs[("marts/plan_month", "assert_plan_month_reconciles_to_facts")].blocking
+    assert not specs[("core/fct_claim_lines", "warn_claims_outside_coverage")].blocking
+    assert AssetKey(["core", "fct_member_months"]) in assets.keys

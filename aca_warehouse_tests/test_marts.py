@@ -47,18 +47,27 @@ def assert_ratio(actual: Decimal | None, expected: Decimal | None, label: Any) -
     if expected is None:
         assert actual is None, label
     else:
-        assert actual is not None and abs(Decimal(actual) - expected) < RATIO_TOLERANCE, (label, actual, expected)
+        assert actual is not None and abs(Decimal(actual) - expected) < RATIO_TOLERANCE, (
+            label,
+            actual,
+            expected,
+        )
 
 
 @pytest.mark.parametrize("checkpoint", ["step3", "full"])
-def test_plan_month_matches_the_independent_python_computation(scenario: ScenarioResult, checkpoint: str) -> None:
+def test_plan_month_matches_the_independent_python_computation(
+    scenario: ScenarioResult, checkpoint: str
+) -> None:
     expected = expected_plan_month(scenario.landing_root)
     actual = {(r["month"], r["hios_plan_id"]): r for r in mart(scenario, "plan_month", checkpoint)}
     assert set(actual) == set(expected)
     for key, e in expected.items():
         a = actual[key]
         assert (a["plan_year"], a["issuer_id"], a["metal_tier"], a["state"]) == (
-            e.plan_year, e.issuer_id, e.metal_tier, e.state,
+            e.plan_year,
+            e.issuer_id,
+            e.metal_tier,
+            e.state,
         ), key
         assert a["member_months"] == e.member_months, key
         assert a["claim_lines"] == e.claim_lines, key
@@ -70,14 +79,20 @@ def test_plan_month_matches_the_independent_python_computation(scenario: Scenari
 
 
 @pytest.mark.parametrize("checkpoint", ["step3", "full"])
-def test_mlr_plan_year_matches_the_independent_python_computation(scenario: ScenarioResult, checkpoint: str) -> None:
+def test_mlr_plan_year_matches_the_independent_python_computation(
+    scenario: ScenarioResult, checkpoint: str
+) -> None:
     expected = expected_mlr_plan_year(expected_plan_month(scenario.landing_root))
-    actual = {(r["issuer_id"], r["state"], r["plan_year"]): r for r in mart(scenario, "mlr_plan_year", checkpoint)}
+    actual = {
+        (r["issuer_id"], r["state"], r["plan_year"]): r for r in mart(scenario, "mlr_plan_year", checkpoint)
+    }
     assert set(actual) == set(expected)
     for key, e in expected.items():
         a = actual[key]
         assert (a["member_months"], a["premium_earned"], a["claims_paid"]) == (
-            e.member_months, e.premium_earned, e.claims_paid,
+            e.member_months,
+            e.premium_earned,
+            e.claims_paid,
         ), key
         assert_ratio(a["mlr"], e.mlr, key)
 
@@ -86,13 +101,25 @@ def test_plan_month_hand_checked_values(scenario: ScenarioResult) -> None:
     """A few rows worked out by hand from the scenario (after the late correction of C006)."""
     rows = {(r["month"], r["hios_plan_id"]): r for r in mart(scenario, "plan_month")}
     jan_p1 = rows[(D("2025-01-01"), P1)]
-    assert (jan_p1["metal_tier"], jan_p1["member_months"], jan_p1["premium_earned"], jan_p1["claims_paid"]) == (
-        "Gold", 2, Decimal("900.00"), Decimal("150.00"),
+    assert (
+        jan_p1["metal_tier"],
+        jan_p1["member_months"],
+        jan_p1["premium_earned"],
+        jan_p1["claims_paid"],
+    ) == (
+        "Gold",
+        2,
+        Decimal("900.00"),
+        Decimal("150.00"),
     )
-    assert jan_p1["pmpm_paid"] == Decimal("75") and abs(jan_p1["loss_ratio"] - Decimal(1) / 6) < RATIO_TOLERANCE
+    assert (
+        jan_p1["pmpm_paid"] == Decimal("75") and abs(jan_p1["loss_ratio"] - Decimal(1) / 6) < RATIO_TOLERANCE
+    )
     jan_p2 = rows[(D("2025-01-01"), P2)]  # C007 replaced by its later load (55.00); C008 denied, allowed 20
     assert (jan_p2["claims_paid"], jan_p2["claims_allowed"], jan_p2["claim_lines"]) == (
-        Decimal("55.00"), Decimal("100.00"), 2,
+        Decimal("55.00"),
+        Decimal("100.00"),
+        2,
     )
     assert jan_p2["loss_ratio"] is None  # no premium: null, not an error
     assert rows[(D("2024-12-01"), P3)]["claims_paid"] == Decimal("650.00")  # the corrected file
@@ -111,7 +138,9 @@ def test_marts_reconcile_to_the_core_facts(scenario: ScenarioResult) -> None:
     core = scenario.checkpoints["step3"]
     paid_by_month: dict[date, Decimal] = {}
     for line in core["core.fct_claim_lines"]:
-        paid_by_month[line["service_month"]] = paid_by_month.get(line["service_month"], Decimal(0)) + line["paid_amount"]
+        paid_by_month[line["service_month"]] = (
+            paid_by_month.get(line["service_month"], Decimal(0)) + line["paid_amount"]
+        )
     mart_by_month: dict[date, Decimal] = {}
     for r in mart(scenario, "plan_month"):
         mart_by_month[r["month"]] = mart_by_month.get(r["month"], Decimal(0)) + r["claims_paid"]
@@ -140,8 +169,13 @@ def test_claims_cube_grouping_sets(scenario: ScenarioResult) -> None:
     rows = mart(scenario, "claims_cube")
     assert {r["grouping_id"] for r in rows} == set(range(32))
     for r in rows:
-        aggregated = {name for bit, name in zip((16, 8, 4, 2, 1), ("month", "metal_tier", "state", "claim_type",
-                                                                  "specialty"), strict=True) if r["grouping_id"] & bit}
+        aggregated = {
+            name
+            for bit, name in zip(
+                (16, 8, 4, 2, 1), ("month", "metal_tier", "state", "claim_type", "specialty"), strict=True
+            )
+            if r["grouping_id"] & bit
+        }
         for name in ("month", "metal_tier", "state", "claim_type", "specialty"):
             assert (r[name] is None) == (name in aggregated), (r, name)  # null means "all", nothing else
         assert (r["member_months"] is not None) == (r["grouping_id"] % 4 == 3)
@@ -156,10 +190,16 @@ def test_member_value_uses_pseudonyms_and_rfm(scenario: ScenarioResult) -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", key)
     n1 = rows[keyed_member_key("N1")]
     assert (n1["tenure_months"], n1["premium_earned"], n1["claims_paid"], n1["net_value"]) == (
-        5, Decimal("2700.00"), Decimal("230.00"), Decimal("2470.00"),
+        5,
+        Decimal("2700.00"),
+        Decimal("230.00"),
+        Decimal("2470.00"),
     )
     assert (n1["frequency"], n1["recency_days"], n1["monetary"], n1["segment"]) == (
-        2, 85, Decimal("230.00"), "active_profitable",
+        2,
+        85,
+        Decimal("230.00"),
+        "active_profitable",
     )
     n9 = rows[keyed_member_key("N9")]  # claims-system-only member: premium 100, claims 60
     assert (n9["tenure_months"], n9["net_value"], n9["segment"]) == (0, Decimal("40.00"), "active_profitable")
@@ -172,7 +212,9 @@ def test_plan_performance_rolling_windows(scenario: ScenarioResult) -> None:
     rows = {(r["hios_plan_id"], r["day"]): r for r in mart(scenario, "plan_performance")}
     assert rows[(P1, D("2024-11-12"))]["paid_rolling_30d"] == Decimal("230.00")  # C009 200 + C010 30
     assert rows[(P1, D("2024-11-18"))]["paid_rolling_30d"] == Decimal("230.00")  # 10-20 .. 11-18
-    assert rows[(P1, D("2024-11-19"))]["paid_rolling_30d"] == Decimal("200.00")  # C010 (10-20) left the window
+    assert rows[(P1, D("2024-11-19"))]["paid_rolling_30d"] == Decimal(
+        "200.00"
+    )  # C010 (10-20) left the window
     assert rows[(P1, D("2024-11-12"))]["paid_same_30d_prior_year"] == Decimal("0.00")
     assert rows[(P1, D("2024-11-12"))]["yoy_change_pct"] is None
     assert max(day for _, day in rows) == D("2025-02-05")  # the as-of date
@@ -185,8 +227,16 @@ def test_utilization_and_member_month_marts(scenario: ScenarioResult) -> None:
     assert jan_gold["utilization_per_1000"] == Decimal("6000")
     summary = {(r["member_key"], r["month"]): r for r in mart(scenario, "member_month_summary")}
     feb = summary[(keyed_member_key("N2"), D("2025-02-01"))]
-    assert (feb["is_covered"], feb["coverage_hios_plan_id"], feb["coverage_metal_tier"], feb["claims_paid"]) == (
-        True, P2, "Expanded Bronze", Decimal("40.00"),
+    assert (
+        feb["is_covered"],
+        feb["coverage_hios_plan_id"],
+        feb["coverage_metal_tier"],
+        feb["claims_paid"],
+    ) == (
+        True,
+        P2,
+        "Expanded Bronze",
+        Decimal("40.00"),
     )
 
 
@@ -196,9 +246,20 @@ def test_no_phi_in_any_mart(scenario: ScenarioResult) -> None:
 
     members = [row for (feed, _), rows in build_scenario().files.items() if feed == "members" for row in rows]
     secrets = {
-        str(m[c]) for m in members
-        for c in ("member_id", "issuer_member_no", "first_name", "last_name", "ssn", "email", "phone",
-                  "address_line1", "date_of_birth", "zip")
+        str(m[c])
+        for m in members
+        for c in (
+            "member_id",
+            "issuer_member_no",
+            "first_name",
+            "last_name",
+            "ssn",
+            "email",
+            "phone",
+            "address_line1",
+            "date_of_birth",
+            "zip",
+        )
     }
     for table in MART_TABLES:
         for row in scenario.checkpoints["step3"][table]:

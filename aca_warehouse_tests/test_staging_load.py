@@ -418,3 +418,87 @@ def test_npi_check_sql_agrees_with_a_python_luhn(
         got = dict(conn.fetchall(f"select npi, {check} from (values {values}) as t(npi)"))
     assert got == {n: _luhn_npi_reference(n) for n in npis}
     assert sum(got.values()) > 10
+
+
+TYPED_CASES: dict[str, dict[str, Any]] = {
+    "int": {
+        "0": 0,
+        "-0": 0,
+        "007": 7,
+        "2147483647": 2147483647,
+        "-2147483648": -2147483648,
+        "2147483648": None,
+        "-2147483649": None,
+        "12345678901": None,
+        "1.0": None,
+        "+1": None,
+        "1e3": None,
+        "--1": None,
+        "1-": None,
+    },
+    "decimal": {
+        "0": Decimal("0.00"),
+        "0.1": Decimal("0.10"),
+        "-5.00": Decimal("-5.00"),
+        "0.123": None,
+        "+1": None,
+        "1234567890123456.99": Decimal("1234567890123456.99"),
+        "12345678901234567": None,
+        "1,000.00": None,
+        "$1": None,
+        ".5": None,
+        "5.": None,
+        "1e2": None,
+        "-": None,
+        "1.2.3": None,
+    },
+    "date": {
+        "2024-02-29": date(2024, 2, 29),
+        "2023-02-29": None,
+        "1900-02-29": None,
+        "2000-02-29": date(2000, 2, 29),
+        "2025-04-30": date(2025, 4, 30),
+        "2025-04-31": None,
+        "2025-12-31": date(2025, 12, 31),
+        "2025-13-01": None,
+        "2025-00-10": None,
+        "2025-01-00": None,
+        "0000-01-01": None,
+        "0001-01-01": date(1, 1, 1),
+        "2025-1-01": None,
+        "2025/02/28": None,
+        "2025-02-28T00:00": None,
+        "２０２５-01-01": None,
+    },
+    "timestamp": {
+        "2025-03-03T10:00:00Z": datetime(2025, 3, 3, 10, tzinfo=UTC),
+        "2025-03-03 10:00+05:30": datetime(2025, 3, 3, 4, 30, tzinfo=UTC),
+        "2025-03-03T10:00:00.1234567-0100": datetime(2025, 3, 3, 11, 0, 0, 123456, tzinfo=UTC),
+        "2025-03-03T23:59:59+14": datetime(2025, 3, 3, 9, 59, 59, tzinfo=UTC),
+        "2025-03-03T10:00:00": None,
+        "2025-03-03": None,
+        "2025-03-03T24:00:00Z": None,
+        "2025-02-30T10:00Z": None,
+        "2025-03-03T10:60Z": None,
+        "2025-03-03T10:00:00+15:00": None,
+        "2025-03-03t10:00Z": None,
+    },
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_safe_casts_accept_exactly_the_contract_formats(
+    kind: str, make_warehouse: Callable[[str], WarehouseResource]
+) -> None:
+    from aca_warehouse.contract.dictionary import Column, load_dictionary
+    from aca_warehouse.staging.dialect import Dialect, sql_string
+    from aca_warehouse.staging.validation import typed_value_sql
+
+    dictionary = load_dictionary()
+    with make_warehouse(kind).connect() as conn:
+        for contract_type, cases in TYPED_CASES.items():
+            column = Column(name="v", type=contract_type, description="")
+            values = ", ".join(f"({sql_string(text)})" for text in cases)
+            expression = typed_value_sql(dictionary, Dialect(conn.kind), column, "s")
+            got = dict(conn.fetchall(f"select s, {expression} from (values {values}) as t(s)"))
+            assert got == cases, contract_type

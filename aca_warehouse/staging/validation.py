@@ -23,8 +23,12 @@ from aca_warehouse.contract.dictionary import Column, Dictionary, Feed, RowRule
 from aca_warehouse.staging.dialect import Dialect, sql_literal, sql_string
 from aca_warehouse.staging.reader import RawLayout
 
+# Integers and money: DuckDB's RE2 takes bounded repeats in its stride; PostgreSQL's regex engine
+# is several times slower on them, so there the digit counts are checked with length() instead.
 _INT_RE = "^-?[0-9]{1,10}$"
+_INT_RE_UNBOUNDED = "^-?[0-9]+$"
 _DECIMAL_RE = "^-?[0-9]{1,16}([.][0-9]{1,2})?$"
+_DECIMAL_RE_UNBOUNDED = "^-?[0-9]+([.][0-9][0-9]?)?$"
 # A real calendar day YYYY-MM-DD (year 0001-9999), leap years included, as one regular expression
 # so the engines evaluate one match per value instead of a dozen substr/cast calls.
 _YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
@@ -58,18 +62,45 @@ def text_column(column: Column) -> str:
     return column.name if column.type == "text" else f"_s_{column.name}"
 
 
+def plain_day_sql(text: str) -> str:
+    """True for `YYYY-MM-DD` with a day 01-28 (valid in every month and year): the common case,
+    decided without a regular expression (for PostgreSQL, whose regex engine is slow on the full
+    calendar pattern)."""
+    return (
+        f"({text} like '____-__-__' and translate({text}, '0123456789', '') = '--' "
+        f"and substr({text}, 6, 2) between '01' and '12' and substr({text}, 9, 2) between '01' and '28' "
+        f"and substr({text}, 1, 4) <> '0000')"
+    )
+
+
 def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, text: str) -> str:
-    """The typed value of trimmed text `text`, or null when it does not parse (never an error)."""
+    """The typed value of trimmed text `text`, or null when it does not parse (never an error).
+
+    Both engines accept exactly the same texts (tests hold them to one table of cases); the SQL
+    differs where one engine is much faster with another formulation.
+    """
     sql_type = dialect.column_type(dictionary, column.type)
     if column.type == "text":
         return text
     if column.type == "int":
+        if dialect.is_duckdb:
+            form = dialect.regex_match(text, _INT_RE)
+        else:
+            form = f"{dialect.regex_match(text, _INT_RE_UNBOUNDED)} and length({text}) <= 11"
         fits = f"cast({text} as bigint) between -2147483648 and 2147483647"
-        return f"case when {dialect.regex_match(text, _INT_RE)} then case when {fits} then cast({text} as {sql_type}) end end"
+        return f"case when {form} then case when {fits} then cast({text} as {sql_type}) end end"
     if column.type == "decimal":
-        return f"case when {dialect.regex_match(text, _DECIMAL_RE)} then cast({text} as {sql_type}) end"
+        if dialect.is_duckdb:
+            form = dialect.regex_match(text, _DECIMAL_RE)
+        else:
+            digits = f"length(replace(split_part({text}, '.', 1), '-', '')) <= 16"
+            form = f"{dialect.regex_match(text, _DECIMAL_RE_UNBOUNDED)} and {digits}"
+        return f"case when {form} then cast({text} as {sql_type}) end"
     if column.type == "date":
-        return f"case when {dialect.regex_match(text, _DATE_RE)} then cast({text} as {sql_type}) end"
+        cast = f"cast({text} as {sql_type})"
+        if dialect.is_duckdb:
+            return f"case when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
+        return f"case when {plain_day_sql(text)} then {cast} when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
     if column.type == "timestamp":
         return (
             f"case when {dialect.regex_match(text, _TIMESTAMP_RE)} "
@@ -234,9 +265,10 @@ def build_typed_table_sql(
         if col.type != "text":
             typed.append(f"_s_{col.name}")
     nl = ",\n    "
+    fence = "" if dialect.is_duckdb else "\n    offset 0"  # PostgreSQL: trim once, not once per use
     return (
         f"create temp table {typed_table} as\nselect\n    {nl.join(typed)}\nfrom (\n"
-        f"    select\n    {nl.join(source)}\n    from {raw_table}\n) s"
+        f"    select\n    {nl.join(source)}\n    from {raw_table}{fence}\n) s"
     )
 
 
@@ -332,27 +364,29 @@ def build_checked_table_sql(
         *[col.name for col in cols],
         "_extra_json",
     ]
-    # PostgreSQL flattens CTEs into the final select and would evaluate each flag again for the
-    # codes and for the details: materialize the flags once (DuckDB eliminates the common
-    # subexpressions itself, and materializing costs it more than it saves).
+    # PostgreSQL pulls CTEs up into the final select and would evaluate each flag again for the
+    # codes, the details and every guard: `offset 0` keeps each stage a computed-once subquery
+    # (DuckDB eliminates the common subexpressions itself). The overlap rule reads `flagged`
+    # twice, so it is materialized then.
     overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
+    fence = "" if dialect.is_duckdb else "\n    offset 0"
     nl = ",\n        "
     return f"""create temp table {checked_table} as
 with key_first as (
     select {key_aliases}, min(_line) as _first_line from {typed_table}
     where _problem is null and {key_not_null} group by {key_cols}
 ),
-flagged as {"materialized " if overlap or not dialect.is_duckdb else ""}(
+flagged as {"materialized " if overlap else ""}(
     select t.*,
         {nl.join(flagged)}
     from {typed_table} t
     left join {duplicates_table} dr on dr._line = t._line
-    left join key_first kf on {key_join}
+    left join key_first kf on {key_join}{fence}
 ),
 ruled as (
     select f.*,
         {nl.join(ruled)}
-    from flagged f
+    from flagged f{fence}
 )
 select
     {nl.join(final)}

@@ -25,9 +25,10 @@ with lines as (
 final as (
     select
         l.service_from_date as service_date,
-        l.hios_plan_id,
-        l.claim_type,
-        l.servicing_specialty as specialty,
+        -- varchar as in the contract (on PostgreSQL text would differ from the table's varchar)
+        cast(l.hios_plan_id as varchar) as hios_plan_id,
+        cast(l.claim_type as varchar) as claim_type,
+        cast(l.servicing_specialty as varchar) as specialty,
         cast(sum(case when l.is_counted_line then 1 else 0 end) as integer) as claim_lines,
         cast(count(distinct case when l.is_counted_line then l.claim_id end) as integer) as distinct_claims,
         {{ money('sum(l.billed_amount)') }} as billed,
