@@ -323,6 +323,7 @@ def test_every_fact_key_resolves(scenario: ScenarioResult) -> None:
             assert r["plan_key"] in plans, (table, r)
 
 
+@pytest.mark.duckdb
 @pytest.mark.parametrize(
     ("day", "name"),
     [

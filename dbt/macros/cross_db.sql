@@ -104,3 +104,12 @@
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {{ return(adapter.get_relation(database=this.database, schema=(schema or this.schema), identifier=identifier)) }}
 {%- endmacro %}
+
+{#-
+  Post-hook for tables other models join to: on PostgreSQL, refresh the planner statistics right
+  away (dbt creates the table in the run; without statistics the planner picks nested loops over
+  whole tables). Nothing on DuckDB.
+-#}
+{% macro analyze_table() -%}
+  {%- if target.type == 'postgres' -%}analyze {{ this }}{%- endif -%}
+{%- endmacro %}

@@ -55,16 +55,18 @@ coalesce({{ prefix }}_version.plan_key, {{ prefix }}_fallback.plan_key)
   snapshot date); a plan year that snapshot does not list gets null attributes.
 -#}
 {% macro plan_month_attributes_join(alias, hios_expr, month_expr) -%}
-left join {{ ref('dim_plan') }} as {{ alias }}
+left join (
+    select versions.*, catalog_start.first_snapshot_date
+    from {{ ref('dim_plan') }} as versions
+    cross join (
+        select min(valid_from) as first_snapshot_date
+        from {{ ref('dim_plan') }}
+        where record_status = 'active'
+    ) as catalog_start
+    where versions.record_status = 'active'
+) as {{ alias }}
     on {{ alias }}.hios_plan_id = {{ hios_expr }}
    and {{ alias }}.plan_year = {{ year_of(month_expr) }}
-   and {{ alias }}.record_status = 'active'
-   and {{ alias }}.valid_from <= greatest({{ month_expr }}, (
-        select min(first_snapshot.valid_from) from {{ ref('dim_plan') }} as first_snapshot
-        where first_snapshot.record_status = 'active'
-   ))
-   and {{ alias }}.valid_to > greatest({{ month_expr }}, (
-        select min(first_snapshot.valid_from) from {{ ref('dim_plan') }} as first_snapshot
-        where first_snapshot.record_status = 'active'
-   ))
+   and {{ alias }}.valid_from <= greatest({{ month_expr }}, {{ alias }}.first_snapshot_date)
+   and {{ alias }}.valid_to > greatest({{ month_expr }}, {{ alias }}.first_snapshot_date)
 {%- endmacro %}

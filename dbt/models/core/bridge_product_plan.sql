@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- The claims system's product crosswalk resolved into disjoint date ranges:
 -- one row per product_id and range [valid_from, valid_to) with the hios_plan_id it maps to.
 -- Source: the newest loaded products snapshot only (a later snapshot supersedes and corrects

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- One row per calendar day: calendar, fiscal, weekday/weekend and US federal holiday fields.
 -- Fiscal year starts in month var('fiscal_year_start_month') (default 1: ACA plan years and MLR
 -- reporting are calendar years); a fiscal year is named after the calendar year it ends in.

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- Member dimension, SCD type 2, de-identified and conformed across both source systems.
 -- Grain: one row per member_key and version. member_key is the durable pseudonym (keyed hash of
 -- the claims-system member number); member_version_key identifies one version.

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- Plan dimension, SCD type 2 and conformed across both systems.
 -- Grain: one row per (hios_plan_id, plan_year) and version, rebuilt from every staged plans
 -- snapshot (point-in-time: join on pit_valid_from <= date < valid_to). Claims and premiums reach

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- Provider dimension, SCD type 1: one row per NPI with the attributes of the newest provider
 -- snapshot that lists it. Why type 1: provider snapshots are reference data whose changes are
 -- mostly corrections; the money on a claim already reflects the network status that applied

@@ -26,7 +26,7 @@ milestones as (
         min(case when event_type = 'CoverageTerminated' then occurred_at end) as terminated_at,
         sum(case when event_type = 'PlanChanged' then 1 else 0 end) as plan_change_count,
         count(*) as event_count,
-        count(distinct member_id) as enrollment_count,
+        count(distinct exchange_member_key) as enrollment_count,
         max(enrollment_period) as enrollment_period,
         max(sep_reason) as sep_reason
     from events
@@ -56,12 +56,12 @@ subscriber as (
 ),
 
 latest_selection as (
-    select application_id, member_id, hios_plan_id, coverage_start, monthly_premium, aptc_amount
+    select application_id, exchange_member_key, hios_plan_id, coverage_start, monthly_premium, aptc_amount
     from (
         select
             *,
             row_number() over (
-                partition by application_id, member_id order by occurred_at desc, event_id desc
+                partition by application_id, exchange_member_key order by occurred_at desc, event_id desc
             ) as recency
         from events
         where event_type = 'PlanSelected'

@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
+    post_hook="{{ analyze_table() }}",
     pre_hook="{% if is_incremental() %}delete from {{ this }} where claim_line_key in (select claim_line_key from {{ ref('int_claim_lines_touched') }}){% endif %}"
 ) }}
 -- The current version of every claim line. Grain: one row per (claim_id, line_number): the

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- Member months. Grain: one row per member and calendar month in which a coverage span covers
 -- at least one day, for months up to and including the month of the data's as-of date (months
 -- before the first file count when coverage reaches back). The month belongs to the plan of the
@@ -11,15 +12,14 @@ as_of as (
     select as_of_month from {{ ref('warehouse_as_of') }}
 ),
 
-months as (
-    select date_day as month_start_date, {{ add_days(add_months('date_day', 1), -1) }} as month_end_date
-    from {{ ref('dim_date') }}
-    where day_of_month = 1
+-- a span lies within one calendar year, so it touches at most 12 months: offsets 0..11
+month_offsets as (
+    {% for i in range(12) %}select {{ i }} as month_offset{% if not loop.last %} union all {% endif %}{% endfor %}
 ),
 
 span_months as (
     select
-        s.member_id,
+        s.exchange_member_key,
         s.member_key,
         s.application_id,
         s.hios_plan_id,
@@ -27,29 +27,38 @@ span_months as (
         s.span_start_date,
         s.span_end_date,
         s.event_seq,
-        mo.month_start_date,
-        case when s.span_start_date > mo.month_start_date then s.span_start_date else mo.month_start_date end
-            as covered_from,
-        case when s.span_end_date < mo.month_end_date then s.span_end_date else mo.month_end_date end
-            as covered_to,
-        mo.month_end_date
+        {{ add_months(month_start('s.span_start_date'), 'o.month_offset') }} as month_start_date
     from spans as s
-    inner join months as mo
-        on mo.month_start_date <= s.span_end_date
-       and mo.month_end_date >= s.span_start_date
+    cross join month_offsets as o
+),
+
+covered_months as (
+    select
+        m.*,
+        {{ add_days(add_months('m.month_start_date', 1), -1) }} as month_end_date
+    from span_months as m
     cross join as_of
-    where mo.month_start_date <= as_of.as_of_month
+    where m.month_start_date <= m.span_end_date
+      and m.month_start_date <= as_of.as_of_month
+),
+
+clipped as (
+    select
+        *,
+        case when span_start_date > month_start_date then span_start_date else month_start_date end as covered_from,
+        case when span_end_date < month_end_date then span_end_date else month_end_date end as covered_to
+    from covered_months
 ),
 
 ranked as (
     select
         *,
         row_number() over (
-            partition by member_id, month_start_date
+            partition by exchange_member_key, month_start_date
             order by span_start_date desc, event_seq desc
         ) as span_rank,
-        count(*) over (partition by member_id, month_start_date) as spans_in_month
-    from span_months
+        count(*) over (partition by exchange_member_key, month_start_date) as spans_in_month
+    from clipped
 ),
 
 final as (

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- The data's as-of date: the latest load date among all loaded files of all feeds.
 -- Marts count member months and earned premium up to and including its month.
 -- A loaded file whose rows were all quarantined (or that has no rows) still counts: the load

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ analyze_table() }}") }}
 -- depends_on: {{ ref('dim_member') }}, {{ ref('bridge_product_plan') }}, {{ ref('dim_plan') }}, {{ ref('dim_provider') }}
 -- Claim lines (and their service dates) this run must recompute in the incremental claim facts
 -- and in marts.claims_daily. A line is touched when

@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='table', post_hook="{{ analyze_table() }}") }}
 -- Coverage spans per member, following the landing contract's rules, applied in event_seq
 -- order (occurred_at instant, then event_id):
 --   1. CoverageEffectuated starts [coverage_start, 31 Dec of that year] on its plan.
@@ -24,7 +24,7 @@ span_creators as (
 
 cutters as (
     select
-        member_id,
+        exchange_member_key,
         application_id,
         event_seq,
         event_id,
@@ -47,7 +47,7 @@ later_cuts as (
         row_number() over (partition by s.event_id order by k.cut_date, k.event_seq) as cut_rank
     from span_creators as s
     inner join cutters as k
-        on k.member_id = s.member_id
+        on k.exchange_member_key = s.exchange_member_key
        and k.application_id = s.application_id
        and k.event_seq > s.event_seq
 ),
@@ -58,7 +58,7 @@ spans as (
         s.event_type as created_by_event_type,
         s.event_seq,
         s.occurred_at as created_at,
-        s.member_id,
+        s.exchange_member_key,
         s.member_key,
         s.subscriber_member_key,
         s.application_id,
