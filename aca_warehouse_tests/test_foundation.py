@@ -93,9 +93,8 @@ def test_postgres_unreachable_is_a_clear_error() -> None:
     from aca_warehouse.resources import WarehouseResource
 
     bad_port = WarehouseResource(kind="postgres", pg_dsn="postgresql://postgres@127.0.0.1:1/aca", connect_retries=0)
-    with pytest.raises(WarehouseUnreachableError, match="127.0.0.1:1.*is the server running"):
-        with bad_port.connect():
-            pass
+    with pytest.raises(WarehouseUnreachableError, match="127.0.0.1:1.*is the server running"), bad_port.connect():
+        pass
     bad_user = WarehouseResource(kind="postgres", pg_dsn="postgresql://no_such_role@127.0.0.1:5432/aca", connect_retries=0)
     with pytest.raises(WarehouseUnreachableError, match="no_such_role"), bad_user.connect():
         pass
