@@ -35,11 +35,14 @@ def definitions_for(warehouse: WarehouseResource, landing: Path) -> Definitions:
     return build_definitions()
 
 
-def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str) -> Any:
+def run_range(
+    defs: Definitions, instance: DagsterInstance, start: str, end: str, *, full_refresh: bool = False
+) -> Any:
     """One run of every asset over load dates [start, end] (a single-run backfill)."""
     job = defs.resolve_job_def("load_everything")
     return job.execute_in_process(
         instance=instance,
+        run_config={"ops": {"aca_dbt_models": {"config": {"full_refresh": True}}}} if full_refresh else None,
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,
     )

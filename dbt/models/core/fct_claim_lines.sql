@@ -1,8 +1,10 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy=('partitioned_append' if target.type == 'postgres' else 'append'),
+    pg_partition_by=('service_from_date' if var('pg_partition_claims', true) else none),
+    indexes=pg_indexes(['claim_line_key', 'member_key', 'plan_key', 'servicing_provider_key', 'adjudicated_date']),
     on_schema_change='fail',
-    post_hook="{{ analyze_table() }}",
+    post_hook=["{{ pg_name_partitions() }}", "{{ analyze_table() }}"],
     pre_hook="{% if is_incremental() %}delete from {{ this }} where claim_line_key in (select claim_line_key from {{ ref('int_claim_lines_touched') }}){% endif %}"
 ) }}
 -- The current version of every claim line. Grain: one row per (claim_id, line_number): the

@@ -1,4 +1,4 @@
-{{ config(post_hook="{{ analyze_table() }}") }}
+{{ config(indexes=pg_indexes(['member_key', 'plan_key', 'month']), post_hook="{{ analyze_table() }}") }}
 -- Member months. Grain: one row per member and calendar month in which a coverage span covers
 -- at least one day, for months up to and including the month of the data's as-of date (months
 -- before the first file count when coverage reaches back). The month belongs to the plan of the

@@ -1,4 +1,4 @@
-{{ config(post_hook="{{ analyze_table() }}") }}
+{{ config(indexes=pg_indexes(['member_key', 'plan_key', 'coverage_month']), post_hook="{{ analyze_table() }}") }}
 -- Premium billed per subscriber, product and coverage month. Grain: one row per payment_id (the
 -- row from the latest load date; ties: the later source line), normally one per
 -- subscriber x product x coverage month. premium_billed = aptc_amount + member_paid_amount.
