@@ -154,6 +154,30 @@ def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, p
     return result
 
 
+def _peer_table(results: list[ScaleResult]) -> str:
+    """Our full load next to the peer baseline (pandas + to_sql into PostgreSQL + dbt full refresh)."""
+    rows = [r for r in results if r.peer]
+    if not rows:
+        return ""
+    lines = [
+        "Peer baseline: pandas read + `to_sql` into PostgreSQL, then `dbt build --full-refresh` of the same "
+        "star and cubes (`bench/peer.py`); ours is the full load above, on the default DuckDB warehouse.",
+        "",
+        "| members | days | our full load s | peer load s | peer rebuild s | peer total s | peer peak MB | ours / peer |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ours = (r.full_load or {}).get("seconds", 0)
+        peer = r.peer or {}
+        total = peer.get("seconds", 0)
+        ratio = f"{ours / total:.2f}" if total else "n/a"
+        lines.append(
+            f"| {r.members:,} | {r.days} | {ours:.1f} | {peer.get('load_seconds', 0):.1f} | "
+            f"{peer.get('rebuild_seconds', 0):.1f} | {total:.1f} | {peer.get('peak_rss_mb', 0):.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
 def write_report(results: list[ScaleResult], quick: bool) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {
@@ -183,6 +207,9 @@ def write_report(results: list[ScaleResult], quick: bool) -> None:
             f"{(q.get('p50_ms') or 0):.1f} / {(q.get('p95_ms') or 0):.1f} |"
         )
     table = "\n".join(lines)
+    peer_table = _peer_table(results)
+    if peer_table:
+        table += "\n\n" + peer_table
     marker = "<!-- results -->"
     doc = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{marker}\n{marker}\n"
     head, _, rest = doc.partition(marker)
