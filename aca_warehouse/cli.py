@@ -56,7 +56,9 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
     if start > end:
         raise AcaWarehouseError(f"--from {start} is after --to {end}")
     if end > date.today():
-        raise AcaWarehouseError(f"load date {end} is in the future; partitions exist up to today ({date.today()})")
+        raise AcaWarehouseError(
+            f"load date {end} is in the future; partitions exist up to today ({date.today()})"
+        )
     ensure_dagster_home()
     from dagster import DagsterInstance
 

@@ -27,7 +27,9 @@ def describe_asset_graph(defs: Definitions) -> str:
         node = graph.get(key)
         partitions = type(node.partitions_def).__name__ if node.partitions_def else "unpartitioned"
         parents = ",".join(sorted(p.to_user_string() for p in node.parent_keys))
-        lines.append(f"asset {key.to_user_string()} group={node.group_name} {partitions} <- [{parents}]")
+        policy = node.freshness_policy
+        fresh = f"fresh<{policy.fail_window.to_timedelta().total_seconds() / 3600:.0f}h" if policy else "no-freshness"
+        lines.append(f"asset {key.to_user_string()} group={node.group_name} {partitions} {fresh} <- [{parents}]")
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)
         lines.append(

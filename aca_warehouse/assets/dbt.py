@@ -22,9 +22,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -52,6 +53,13 @@ class AcaDbtTranslator(DagsterDbtTranslator):
         if grain:
             parts.append(f"Grain: {grain}")
         return "\n\n".join(parts)
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        """Models carry the daily freshness policy: every run refreshes them."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("model."):
+            return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:

@@ -48,11 +48,18 @@ def inspect_landing_file(landing_file: LandingFile) -> ArrivedFile:
     return ArrivedFile(landing_file.relative_path, landing_file.load_date, size, digest.hexdigest(), lines)
 
 
+# Loaded every day: warn after a missed day (26 h), fail after two (48 h). Visible in the UI.
+DAILY_FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=48), warn_window=timedelta(hours=26)
+)
+MONTHLY_FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=timedelta(days=40), warn_window=timedelta(days=33)
+)
+
+
 def freshness_policy_for(feed: Feed) -> FreshnessPolicy:
-    """Daily feeds should land every day; snapshots about monthly (visible in the UI as freshness)."""
-    if feed.is_snapshot:
-        return FreshnessPolicy.time_window(fail_window=timedelta(days=40), warn_window=timedelta(days=33))
-    return FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=26))
+    """Daily feeds should land (and be staged) every day; snapshots about monthly."""
+    return MONTHLY_FRESHNESS if feed.is_snapshot else DAILY_FRESHNESS
 
 
 def build_landing_asset(feed: Feed) -> AssetsDefinition:

@@ -15,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
@@ -192,6 +193,7 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         key=AssetKey(["quality", "data_quality"]),
         group_name="quality",
         deps=list(upstream),
+        freshness_policy=DAILY_FRESHNESS,
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
@@ -217,7 +219,12 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
             failed = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE} where not passed")
         context.log.info(f"stored {len(rows)} new check result(s); {total} in total, {failed} not passed")
         return MaterializeResult(
-            metadata={"new_results": len(rows), "total_results": total, "not_passed": failed, "kpi_rows": kpi_rows}
+            metadata={
+                "new_results": len(rows),
+                "total_results": total,
+                "not_passed": failed,
+                "kpi_rows": kpi_rows,
+            }
         )
 
     return data_quality

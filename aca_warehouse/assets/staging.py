@@ -12,6 +12,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.landing import freshness_policy_for
 from aca_warehouse.checks.staging import evaluate_staging_checks, staging_asset_key, staging_check_specs
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
@@ -122,6 +123,7 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
         description=staging_asset_description(feed, dictionary),
         check_specs=staging_check_specs(feed.name, dictionary),
         kinds={"python", "sql"},
+        freshness_policy=freshness_policy_for(feed),
         metadata={"dagster/column_schema": staging_column_schema(feed), "table": f"staging.{feed.name}"},
     )
     def _staging_asset(

@@ -78,6 +78,8 @@ def setup_roles(warehouse: WarehouseResource, passwords: dict[str, str] | None =
                 conn.execute(statement)
             for role, password in (passwords or {}).items():
                 conn.raw.execute(
-                    sql.SQL("alter role {} with password {}").format(sql.Identifier(role), sql.Literal(password))
+                    sql.SQL("alter role {} with password {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
                 )
     return RoleSetup(dbname, LOADER_ROLE, ANALYST_ROLE, len(statements))

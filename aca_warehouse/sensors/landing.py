@@ -109,9 +109,7 @@ def plan_landing_runs(
     return requests, _dump_cursor(updated), notes
 
 
-def build_landing_sensor(
-    job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]
-) -> SensorDefinition:
+def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]) -> SensorDefinition:
     """The sensor over every feed of the landing directory (claims, premiums, events and snapshots)."""
 
     @sensor(
