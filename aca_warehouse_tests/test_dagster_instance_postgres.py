@@ -22,7 +22,9 @@ def probe_asset() -> int:
     return 42
 
 
-def test_instance_from_deploy_config_records_runs_in_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instance_from_deploy_config_records_runs_in_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dbname = f"aca_test_dagster_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'create database "{dbname}"')
@@ -46,7 +48,9 @@ def test_instance_from_deploy_config_records_runs_in_postgres(tmp_path: Path, mo
             assert result.success
         with psycopg.connect(pg_dsn_for(dbname)) as conn:
             runs = conn.execute("select run_id, status from runs").fetchall()
-            events = conn.execute("select count(*) from event_logs where run_id = %s", [result.run_id]).fetchone()
+            events = conn.execute(
+                "select count(*) from event_logs where run_id = %s", [result.run_id]
+            ).fetchone()
         assert (result.run_id, "SUCCESS") in [(r, s) for r, s in runs]
         assert events[0] > 0
     finally:

@@ -45,9 +45,12 @@ def test_duckdb_and_postgres_marts_agree_row_for_row(loaded_duckdb_demo, loaded_
     duck, _ = loaded_duckdb_demo
     pg, _ = loaded_postgres_demo
     with duck.connect() as conn:
-        tables = [r[0] for r in conn.fetchall(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        )]
+        tables = [
+            r[0]
+            for r in conn.fetchall(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            )
+        ]
     assert set(MARTS_CONTRACT_TABLES) <= set(tables)
     for table in tables:
         if table == "data_quality_kpis":  # load durations and timestamps differ by nature

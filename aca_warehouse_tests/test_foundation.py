@@ -28,8 +28,14 @@ def describe_asset_graph(defs: Definitions) -> str:
         partitions = type(node.partitions_def).__name__ if node.partitions_def else "unpartitioned"
         parents = ",".join(sorted(p.to_user_string() for p in node.parent_keys))
         policy = node.freshness_policy
-        fresh = f"fresh<{policy.fail_window.to_timedelta().total_seconds() / 3600:.0f}h" if policy else "no-freshness"
-        lines.append(f"asset {key.to_user_string()} group={node.group_name} {partitions} {fresh} <- [{parents}]")
+        fresh = (
+            f"fresh<{policy.fail_window.to_timedelta().total_seconds() / 3600:.0f}h"
+            if policy
+            else "no-freshness"
+        )
+        lines.append(
+            f"asset {key.to_user_string()} group={node.group_name} {partitions} {fresh} <- [{parents}]"
+        )
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)
         lines.append(
@@ -72,7 +78,11 @@ def test_settings_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
     params = parse_pg_dsn("postgresql://loader:s3cret@db.internal:6543/warehouse")
     assert (params.user, params.password, params.host, params.port, params.dbname) == (
-        "loader", "s3cret", "db.internal", 6543, "warehouse",
+        "loader",
+        "s3cret",
+        "db.internal",
+        6543,
+        "warehouse",
     )
 
 
@@ -81,9 +91,7 @@ def test_warehouse_reachable_and_schemas_created(make_warehouse, kind: str) -> N
     warehouse = make_warehouse(kind)
     with warehouse.connect() as conn:
         assert conn.scalar("select 40 + %s", [2]) == 42
-        schemas = {
-            r[0] for r in conn.fetchall("select schema_name from information_schema.schemata")
-        }
+        schemas = {r[0] for r in conn.fetchall("select schema_name from information_schema.schemata")}
     assert {"staging", "core", "marts"} <= schemas
     env = warehouse.dbt_env()
     assert env["ACA_DBT_TARGET"] == kind
@@ -94,16 +102,25 @@ def test_postgres_unreachable_is_a_clear_error() -> None:
     from aca_warehouse.errors import WarehouseUnreachableError
     from aca_warehouse.resources import WarehouseResource
 
-    bad_port = WarehouseResource(kind="postgres", pg_dsn="postgresql://postgres@127.0.0.1:1/aca", connect_retries=0)
-    with pytest.raises(WarehouseUnreachableError, match="127.0.0.1:1.*is the server running"), bad_port.connect():
+    bad_port = WarehouseResource(
+        kind="postgres", pg_dsn="postgresql://postgres@127.0.0.1:1/aca", connect_retries=0
+    )
+    with (
+        pytest.raises(WarehouseUnreachableError, match="127.0.0.1:1.*is the server running"),
+        bad_port.connect(),
+    ):
         pass
-    bad_user = WarehouseResource(kind="postgres", pg_dsn="postgresql://no_such_role@127.0.0.1:5432/aca", connect_retries=0)
+    bad_user = WarehouseResource(
+        kind="postgres", pg_dsn="postgresql://no_such_role@127.0.0.1:5432/aca", connect_retries=0
+    )
     with pytest.raises(WarehouseUnreachableError, match="no_such_role"), bad_user.connect():
         pass
 
 
 @pytest.mark.unit
-def test_cli_run_without_landing_files_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_run_without_landing_files_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["run", "--landing", str(tmp_path / "empty")])
     err = capsys.readouterr().err
     assert code == 1

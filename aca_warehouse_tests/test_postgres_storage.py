@@ -50,7 +50,9 @@ def assert_partitioned_by_service_month(warehouse: WarehouseResource, table: str
         kind = conn.scalar("select relkind from pg_class where oid = to_regclass(%s)", (f"core.{table}",))
         months = {
             r[0].strftime("%Y%m")
-            for r in conn.fetchall(f"select distinct date_trunc('month', service_from_date) from core.{table}")
+            for r in conn.fetchall(
+                f"select distinct date_trunc('month', service_from_date) from core.{table}"
+            )
         }
         total = conn.scalar(f"select count(*) from core.{table}")
     assert kind == "p", f"core.{table} is not a partitioned table"
@@ -65,7 +67,9 @@ def test_claim_facts_are_partitioned_by_service_month_and_indexed(loaded_postgre
     warehouse, _ = loaded_postgres_demo
     for table in CLAIM_FACTS:
         assert_partitioned_by_service_month(warehouse, table)
-        assert {"claim_line_key", "member_key", "plan_key", "adjudicated_date"} <= indexed_columns(warehouse, table)
+        assert {"claim_line_key", "member_key", "plan_key", "adjudicated_date"} <= indexed_columns(
+            warehouse, table
+        )
     assert {"member_key", "plan_key", "coverage_month"} <= indexed_columns(warehouse, "fct_premiums")
     assert {"member_key", "plan_key", "month"} <= indexed_columns(warehouse, "fct_member_months")
     with warehouse.connect() as conn:  # ANALYZE ran after the build: the partitions have statistics
