@@ -1,3 +1,4 @@
+{{ config(indexes=pg_indexes(['member_key', 'plan_key']), post_hook="{{ analyze_table() }}") }}
 -- Coverage spans in force, derived from all enrollment events received so far (see
 -- int_coverage_spans for the rules). Grain: one row per span = per span-creating event
 -- (CoverageEffectuated or PlanChanged) whose span survived the later cuts.
