@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ def _tick(defs, instance: DagsterInstance, landing: Path, cursor: str | None):  
         instance=instance,
         cursor=cursor,
         definitions=defs,
-        resources={"landing": LandingDirResource(landing_dir=str(landing))},
+        resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
     )
     return sensor(context)
 
@@ -128,9 +129,21 @@ def test_range_run_equals_day_by_day_runs(tmp_path: Path, demo_landing: Path, ma
 
     one_run = make_warehouse("duckdb")
     with DagsterInstance.ephemeral() as instance:
-        result = run_range(definitions_for(one_run, landing), instance, FIRST.isoformat(), last.isoformat())
+        one_run_defs = definitions_for(one_run, landing)
+        result = run_range(one_run_defs, instance, FIRST.isoformat(), last.isoformat())
         assert result.success
         assert len({r.run_id for r in instance.get_runs()}) == 1
+        # The sensor starting afterwards (no cursor yet, as after `make run` -> `make ui`) learns
+        # from the load audit that these files are loaded: no runs. A file it has not seen is.
+        _age_files(landing)
+        tick = _tick(one_run_defs, instance, landing, None)
+        assert not tick.run_requests
+        copy_landing(demo_landing, landing, until=last + timedelta(days=1))
+        _age_files(landing)
+        tick = _tick(one_run_defs, instance, landing, tick.cursor)
+        assert [r.partition_key for r in tick.run_requests] == [(last + timedelta(days=1)).isoformat()]
+        shutil.rmtree(landing)
+        copy_landing(demo_landing, landing, until=last)
 
     daily = make_warehouse("duckdb")
     defs = definitions_for(daily, landing)

@@ -30,7 +30,7 @@ def _evaluate(defs, landing: Path, cursor: str | None):
             instance=instance,
             cursor=cursor,
             definitions=defs,
-            resources={"landing": LandingDirResource(landing_dir=str(landing))},
+            resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
         )
         return sensor(context)
 

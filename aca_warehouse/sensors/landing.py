@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -21,8 +22,11 @@ from dagster import (
 )
 
 from aca_warehouse.contract import load_dictionary
+from aca_warehouse.errors import WarehouseUnreachableError
 from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
 from aca_warehouse.resources.landing import LandingDirResource
+from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.staging.loader import loaded_files
 
 CURSOR_MAX_FILES = 5000
 SETTLE_SECONDS_DEFAULT = 5.0
@@ -60,12 +64,16 @@ def plan_landing_runs(
     feed_selection: Mapping[str, Sequence[AssetKey]],
     settle_seconds: float = SETTLE_SECONDS_DEFAULT,
     now: float | None = None,
+    already_loaded: Mapping[str, str] | None = None,
 ) -> tuple[list[RunRequest], str, list[str]]:
     """Compare the landing directory with the cursor; one RunRequest per load date that changed.
 
     The run key carries the content hashes of the date's changed files, so an identical
-    re-delivery requests nothing and a corrected file requests a new run.
+    re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
+    (path -> sha256 from the warehouse's load audit) covers files the cursor does not know yet:
+    those loaded with the same bytes need no run.
     """
+    already_loaded = already_loaded or {}
     now = time.time() if now is None else now
     known = _load_cursor(cursor)
     changed_by_date: dict[str, list[tuple[LandingFile, str]]] = {}
@@ -88,6 +96,8 @@ def plan_landing_runs(
             updated[landing_file.relative_path] = FileState(fingerprint, sha)
             if previous and previous.sha256 == sha:
                 continue  # rewritten with identical bytes: nothing to load
+            if previous is None and already_loaded.get(landing_file.relative_path) == sha:
+                continue  # loaded before the sensor knew it (a CLI run or a backfill)
             changed_by_date.setdefault(landing_file.partition_key, []).append((landing_file, sha))
     requests: list[RunRequest] = []
     for partition_key, changed in sorted(changed_by_date.items()):
@@ -109,6 +119,14 @@ def plan_landing_runs(
     return requests, _dump_cursor(updated), notes
 
 
+def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
+    """Files the warehouse has loaded (path -> sha256); nothing if the DuckDB file does not exist yet."""
+    if warehouse.kind == "duckdb" and not Path(warehouse.duckdb_path).exists():
+        return {}
+    with warehouse.connect() as conn:
+        return loaded_files(conn)
+
+
 def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]) -> SensorDefinition:
     """The sensor over every feed of the landing directory (claims, premiums, events and snapshots)."""
 
@@ -124,9 +142,19 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
             "left until they stop growing; names that are not landing files are ignored."
         ),
     )
-    def landing_files_sensor(context: SensorEvaluationContext, landing: LandingDirResource):
+    def landing_files_sensor(
+        context: SensorEvaluationContext, landing: LandingDirResource, warehouse: WarehouseResource
+    ):
         settle = float(os.environ.get("ACA_SENSOR_SETTLE_SECONDS", SETTLE_SECONDS_DEFAULT))
-        requests, cursor, notes = plan_landing_runs(landing, context.cursor, feed_selection, settle)
+        already_loaded: dict[str, str] = {}
+        if not context.cursor:  # first tick (or a reset cursor): learn what the warehouse holds
+            try:
+                already_loaded = warehouse_loaded_files(warehouse)
+            except WarehouseUnreachableError as exc:
+                return SensorResult(skip_reason=SkipReason(f"waiting for the warehouse's load audit: {exc}"))
+        requests, cursor, notes = plan_landing_runs(
+            landing, context.cursor, feed_selection, settle, already_loaded=already_loaded
+        )
         for note in notes[:20]:
             context.log.info(note)
         if not requests:

@@ -418,3 +418,18 @@ def load_feed_window(
         relative = bad_name.path.relative_to(landing_root).as_posix()
         report.errors.append(LandingFileError(relative, f"looks like a landing file but {bad_name.reason}"))
     return report
+
+
+def loaded_files(conn: WarehouseConnection) -> dict[str, str]:
+    """Landing path -> sha256 of its latest successful load, from `staging.load_audit`.
+
+    The landing sensor seeds its memory from this when it has none (first start, reset cursor),
+    so files already loaded by `aca-warehouse run` or a backfill do not start runs again.
+    """
+    if not conn.table_exists("staging", "load_audit"):
+        return {}
+    rows = conn.fetchall(
+        f"select source_file, file_checksum from {AUDIT_TABLE} where status = %s order by finished_at, load_id",
+        [LOADED],
+    )
+    return dict(rows)  # later loads of the same path overwrite earlier ones

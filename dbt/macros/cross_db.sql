@@ -108,8 +108,11 @@
 {#-
   Post-hook for tables other models join to: on PostgreSQL, refresh the planner statistics right
   away (dbt creates the table in the run; without statistics the planner picks nested loops over
-  whole tables). Nothing on DuckDB.
+  whole tables). Nothing on DuckDB. Partitioned claim facts analyse the partitions an
+  incremental run wrote in their incremental strategy (macros/postgres_storage.sql).
 -#}
 {% macro analyze_table() -%}
-  {%- if target.type == 'postgres' -%}analyze {{ this }}{%- endif -%}
+  {%- if target.type == 'postgres' and not (config.get('pg_partition_by') and is_incremental()) -%}
+    analyze {{ this }}
+  {%- endif -%}
 {%- endmacro %}

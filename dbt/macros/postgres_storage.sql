@@ -62,12 +62,36 @@
   $partitions$;
 {%- endmacro %}
 
-{#- Incremental strategy: make sure the batch's months have partitions, then append. -#}
+{#-
+  Incremental strategy: make sure the batch's months have partitions, append, then ANALYZE just
+  those partitions. ANALYZE of the parent would sample every partition, a cost that grows with
+  history (2.4 s of a 2.8 s day at 180k claim lines); the parent's statistics come from the last
+  full build, and a day does not move them.
+-#}
 {% macro get_incremental_partitioned_append_sql(arg_dict) -%}
-  {%- if config.get('pg_partition_by') -%}
-    {{ pg_add_month_partitions(arg_dict['target_relation'], arg_dict['temp_relation'], config.get('pg_partition_by')) }}
+  {%- set column = config.get('pg_partition_by') -%}
+  {%- if column -%}
+    {{ pg_add_month_partitions(arg_dict['target_relation'], arg_dict['temp_relation'], column) }}
   {%- endif %}
   {{ get_incremental_append_sql(arg_dict) }}
+  {%- if column %};
+    {{ pg_analyze_month_partitions(arg_dict['target_relation'], arg_dict['temp_relation'], column) }}
+  {%- endif %}
+{%- endmacro %}
+
+{% macro pg_analyze_month_partitions(parent, source, column) -%}
+  do $analyze$
+  declare
+    month date;
+  begin
+    for month in
+      select distinct cast(date_trunc('month', "{{ column }}") as date) from {{ source }}
+      where "{{ column }}" is not null
+    loop
+      execute format('analyze %I.%I', '{{ parent.schema }}', '{{ parent.identifier }}_' || to_char(month, 'YYYYMM'));
+    end loop;
+  end
+  $analyze$
 {%- endmacro %}
 
 {#-
