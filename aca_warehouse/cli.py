@@ -73,6 +73,10 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
+            # Step starts, ends and failures on the console; every event stays in the run's log (UI).
+            run_config={
+                "loggers": {"console": {"config": {"log_level": os.environ.get("ACA_LOG_LEVEL", "INFO")}}}
+            },
             tags={
                 "dagster/asset_partition_range_start": start.isoformat(),
                 "dagster/asset_partition_range_end": end.isoformat(),
@@ -123,6 +127,10 @@ def print_summary() -> None:
         tables = conn.fetchall(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in ('staging', 'core', 'marts') order by 1, 2"
+            if conn.is_duckdb
+            else "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in ('staging', 'core', 'marts') and c.relkind in ('r', 'p', 'v') "
+            "and not c.relispartition order by 1, 2"  # partitions are counted in their parent
         )
         print(f"\nWarehouse: {warehouse.description}")
         for schema, table in tables:

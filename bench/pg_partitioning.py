@@ -6,6 +6,8 @@ Generates landing files, loads them into a fresh PostgreSQL database through the
 (`aca-warehouse run`), then for each layout (dbt var `pg_partition_claims` true / false):
 rebuilds the claim facts with --full-refresh, times analyst-style queries on them, and runs one
 incremental load day. Model times come from dbt's run_results.json (dbt start-up excluded).
+Sessions use the pipeline's PostgreSQL options (`jit=off`: JIT compilation cost seconds per
+statement here, more than the statements themselves).
 Figures go to bench/results/pg_partitioning.json.
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import psycopg
 
+from aca_warehouse.assets.dbt import POSTGRES_SESSION_OPTIONS
 from aca_warehouse.resources import WarehouseResource
 from bench.measure import run_measured
 from bench.run import CLI, RESULTS, ROOT
@@ -52,7 +55,7 @@ def _queries(month: date, member_key: str) -> dict[str, str]:
 
 def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> float:
     """Run dbt against the warehouse; return the summed execution time of the claim models (touched lines + both facts)."""
-    env = {**os.environ, **warehouse.dbt_env()}
+    env = {**os.environ, **warehouse.dbt_env(), "PGOPTIONS": POSTGRES_SESSION_OPTIONS}  # as the pipeline runs dbt
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target)]
     cmd += ["--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(ROOT / "dbt")]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -61,7 +64,7 @@ def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> float:
 
 
 def _latency(dsn: str, sql: str, repeats: int) -> float:
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn, options=POSTGRES_SESSION_OPTIONS) as conn:
         conn.execute(sql).fetchall()  # warm the cache once
         runs = []
         for _ in range(repeats):
