@@ -55,7 +55,11 @@ def _queries(month: date, member_key: str) -> dict[str, str]:
 
 def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> float:
     """Run dbt against the warehouse; return the summed execution time of the claim models (touched lines + both facts)."""
-    env = {**os.environ, **warehouse.dbt_env(), "PGOPTIONS": POSTGRES_SESSION_OPTIONS}  # as the pipeline runs dbt
+    env = {
+        **os.environ,
+        **warehouse.dbt_env(),
+        "PGOPTIONS": POSTGRES_SESSION_OPTIONS,
+    }  # as the pipeline runs dbt
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target)]
     cmd += ["--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(ROOT / "dbt")]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -60,6 +60,7 @@ def _env(work: Path, landing: Path, db_name: str = "warehouse.duckdb") -> dict[s
     home = work / "dagster_home"
     home.mkdir(exist_ok=True)
     return {
+        "ACA_LOG_LEVEL": "DEBUG",  # step timings in the logs (step_seconds)
         "ACA_WAREHOUSE": "duckdb",
         "ACA_DUCKDB_PATH": str(work / db_name),
         "ACA_LANDING_DIR": str(landing),
@@ -78,6 +79,20 @@ def _load(
     if m.returncode != 0:
         raise RuntimeError(f"{label} failed; see {work / (label + '.log')}")
     return m
+
+
+_STEP_DONE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9hms.]+)\.')
+_DURATION_PART = re.compile(r"([0-9.]+)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def step_seconds(log: Path) -> dict[str, float]:
+    """Wall time of each Dagster step of a run, from its log, slowest first: the load's profile."""
+    steps: dict[str, float] = {}
+    for match in _STEP_DONE.finditer(log.read_text(errors="replace")):
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(match.group(2)))
+        steps[match.group(1)] = steps.get(match.group(1), 0.0) + seconds
+    return dict(sorted(steps.items(), key=lambda kv: -kv[1]))
 
 
 def _one_more_day(work: Path, landing: Path, start: date, history_days: int, label: str) -> Measurement:
@@ -143,7 +158,7 @@ def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, p
     print(f"   generated {sum(result.rows.values()):,} rows in {result.generator_seconds:.1f}s", flush=True)
 
     full = _load(work, landing, "full_load")
-    result.full_load = asdict(full)
+    result.full_load = {**asdict(full), "step_seconds": step_seconds(work / "full_load.log")}
     result.floor_seconds = floor_seconds(landing, work)
     print(
         f"   full load {full.seconds:.1f}s (peak {full.peak_rss_mb:.0f} MB); floor {result.floor_seconds:.2f}s",
@@ -154,15 +169,23 @@ def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, p
     # range from the UI costs; unchanged files are skipped by staging, everything downstream reruns).
     last = start + timedelta(days=days - 1)
     again = _load(work, landing, "backfill_again", ["--from", start.isoformat(), "--to", last.isoformat()])
-    result.backfill_again = asdict(again)
+    result.backfill_again = {**asdict(again), "step_seconds": step_seconds(work / "backfill_again.log")}
     print(f"   backfill of all {days} days again, one run: {again.seconds:.1f}s", flush=True)
 
     # Incremental day: the cost of one more day after a month of history and after all of it.
     short_days = min(30, days - 2)
     day_short = _one_more_day(work, landing, start, short_days, "short")
     day_long = _one_more_day(work, landing, start, days - 1, "long")
-    result.incremental_day = {"history_days": days - 1, **asdict(day_long)}
-    result.incremental_day_short = {"history_days": short_days, **asdict(day_short)}
+    result.incremental_day = {
+        "history_days": days - 1,
+        **asdict(day_long),
+        "step_seconds": step_seconds(work / "one_day_long.log"),
+    }
+    result.incremental_day_short = {
+        "history_days": short_days,
+        **asdict(day_short),
+        "step_seconds": step_seconds(work / "one_day_short.log"),
+    }
     print(
         f"   one more day after {short_days} days: {day_short.seconds:.1f}s; after {days - 1} days: "
         f"{day_long.seconds:.1f}s",
