@@ -53,8 +53,8 @@ def _queries(month: date, member_key: str) -> dict[str, str]:
     }
 
 
-def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> float:
-    """Run dbt against the warehouse; return the summed execution time of the claim models (touched lines + both facts)."""
+def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> dict[str, float]:
+    """Run dbt against the warehouse; execution seconds of the claim models (touched lines, both facts)."""
     env = {
         **os.environ,
         **warehouse.dbt_env(),
@@ -64,7 +64,8 @@ def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> float:
     cmd += ["--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(ROOT / "dbt")]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     results = json.loads((target / "run_results.json").read_text())["results"]
-    return sum(r["execution_time"] for r in results if r["unique_id"].rsplit(".", 1)[-1] in CLAIM_MODELS)
+    times = {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 2) for r in results}
+    return {name: times[name] for name in CLAIM_MODELS if name in times}
 
 
 def _latency(dsn: str, sql: str, repeats: int) -> float:
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--keep", action="store_true", help="keep the database and the work directory")
+    parser.add_argument("--reuse", action="store_true", help="measure on the database a --keep run left")
     args = parser.parse_args(argv)
 
     from aca_warehouse.generator import generate
@@ -96,17 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     dbname = "aca_bench_partitioning"
     dsn = f"postgresql://postgres@127.0.0.1:5432/{dbname}"
     try:
-        landing = work / "landing"
-        print(f"generating {args.members:,} members x {args.days} days", flush=True)
-        generate(landing, members=args.members, start=start, days=args.days, seed=42, progress=False)
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{dbname}" with (force)')
-        (work / "home").mkdir()
-        env = {"ACA_WAREHOUSE": "postgres", "ACA_PG_DSN": dsn, "DAGSTER_HOME": str(work / "home")}
-        print("loading through the pipeline (partitioned layout)", flush=True)
-        load = run_measured([*CLI, "run", "--quiet", "--landing", str(landing)], env, work / "load.log")
-        if load.returncode:
-            raise SystemExit(f"load failed, see {work / 'load.log'}")
+        load_seconds = None
+        if not args.reuse:
+            landing = work / "landing"
+            print(f"generating {args.members:,} members x {args.days} days", flush=True)
+            generate(landing, members=args.members, start=start, days=args.days, seed=42, progress=False)
+            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'drop database if exists "{dbname}" with (force)')
+            (work / "home").mkdir()
+            env = {"ACA_WAREHOUSE": "postgres", "ACA_PG_DSN": dsn, "DAGSTER_HOME": str(work / "home")}
+            print("loading through the pipeline (partitioned layout)", flush=True)
+            load = run_measured([*CLI, "run", "--quiet", "--landing", str(landing)], env, work / "load.log")
+            if load.returncode:
+                raise SystemExit(f"load failed, see {work / 'load.log'}")
+            load_seconds = round(load.seconds, 1)
         warehouse = WarehouseResource(kind="postgres", pg_dsn=dsn)
         with warehouse.connect() as conn:
             claim_lines = conn.scalar("select count(*) from core.fct_claim_lines")
@@ -143,9 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                 work / f"target_{layout}_day",
             )
             results[layout] = {
-                "full_refresh_s": round(full, 2),
-                "one_day_s": round(day, 2),
-                "query_p50_ms": latency,
+                "full_refresh_s": round(sum(full.values()), 2),
+                "one_day_s": round(sum(day.values()), 2),
+                "one_day_by_model_s": day,
+                "query_p50_ms": {name: round(ms, 2) for name, ms in latency.items()},
             }
             print(f"  {json.dumps(results[layout])}", flush=True)
         payload = {
@@ -153,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "members": args.members,
             "days": args.days,
             "claim_lines": claim_lines,
-            "pipeline_load_s": round(load.seconds, 1),
+            "pipeline_load_s": load_seconds,
             "layouts": results,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
