@@ -294,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     for members, days in scales:
         work = Path(tempfile.mkdtemp(prefix=f"aca_bench_{members}_{days}_"))
         try:
-            results.append(bench_scale(members, days, date(2025, 1, 1), work, args.quick, args.peer))
+            # Start on 2025-01-01, or earlier when the range would run past today (partitions end today).
+            start = min(date(2025, 1, 1), date.today() - timedelta(days=days))
+            results.append(bench_scale(members, days, start, work, args.quick, args.peer))
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
