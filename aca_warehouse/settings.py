@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,9 @@ from aca_warehouse.errors import ConfigurationError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 WAREHOUSE_KINDS = ("duckdb", "postgres")
+# DuckDB's own default is 80% of RAM. A bound keeps the pipeline's peak memory predictable: larger
+# joins and sorts spill to a temp directory beside the warehouse file instead.
+DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Settings:
     landing_dir: Path
     partition_start: date
     member_key_secret: str
+    duckdb_memory_limit: str = "2GB"
 
     @property
     def pg(self) -> PostgresParams:
@@ -66,6 +71,14 @@ def _load_dotenv() -> None:
     load_dotenv(override=False)  # a .env in the working directory, if any
 
 
+def _memory_limit(text: str) -> str:
+    """A DuckDB memory limit such as `2GB` or `512MB` (validated here, so a typo is not a SQL error later)."""
+    value = text.strip().upper().replace(" ", "")
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?(KB|MB|GB|TB|KIB|MIB|GIB|TIB)", value):
+        raise ConfigurationError(f"ACA_DUCKDB_MEMORY_LIMIT must look like 2GB or 512MB, got {text!r}")
+    return value
+
+
 def _resolve(path: str) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
@@ -90,6 +103,7 @@ def load_settings() -> Settings:
         landing_dir=_resolve(env.get("ACA_LANDING_DIR", "data/landing")),
         partition_start=partition_start,
         member_key_secret=env.get("ACA_MEMBER_KEY_SECRET", "change-me-demo-secret"),
+        duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT_DEFAULT)),
     )
     settings.pg  # validate the DSN early  # noqa: B018
     return settings

@@ -12,7 +12,7 @@ from typing import Any
 from dagster import ConfigurableResource
 
 from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
-from aca_warehouse.settings import Settings, load_settings, parse_pg_dsn
+from aca_warehouse.settings import DUCKDB_MEMORY_LIMIT_DEFAULT, Settings, load_settings, parse_pg_dsn
 
 WAREHOUSE_SCHEMAS = ("staging", "core", "marts")
 _TRANSIENT_PG_STATES = ("08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "53300")
@@ -95,12 +95,18 @@ class WarehouseResource(ConfigurableResource):
     kind: str = "duckdb"
     duckdb_path: str = "data/warehouse.duckdb"
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/aca"
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     connect_retries: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
         settings = settings or load_settings()
-        return cls(kind=settings.warehouse, duckdb_path=str(settings.duckdb_path), pg_dsn=settings.pg_dsn)
+        return cls(
+            kind=settings.warehouse,
+            duckdb_path=str(settings.duckdb_path),
+            pg_dsn=settings.pg_dsn,
+            duckdb_memory_limit=settings.duckdb_memory_limit,
+        )
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt invocation against this warehouse (read by dbt/profiles.yml)."""
@@ -108,6 +114,7 @@ class WarehouseResource(ConfigurableResource):
         return {
             "ACA_DBT_TARGET": self.kind,
             "ACA_DUCKDB_PATH_ABS": str(Path(self.duckdb_path).resolve()),
+            "ACA_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "ACA_PG_HOST": pg.host,
             "ACA_PG_PORT": str(pg.port),
             "ACA_PG_USER": pg.user,
@@ -149,7 +156,7 @@ class WarehouseResource(ConfigurableResource):
         last_error: Exception | None = None
         for attempt in range(self.connect_retries + 5):
             try:
-                return duckdb.connect(str(path))
+                return duckdb.connect(str(path), config={"memory_limit": self.duckdb_memory_limit})
             except duckdb.IOException as exc:  # another process holds the write lock
                 last_error = exc
                 time.sleep(min(0.5 * (attempt + 1), 3.0))
