@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from aca_warehouse.errors import AcaWarehouseError, PipelineFailedError
+from aca_warehouse.errors import AcaWarehouseError, ConfigurationError, PipelineFailedError
 from aca_warehouse.settings import PROJECT_ROOT, load_settings
 
 DAGSTER_HOME_DEFAULT = PROJECT_ROOT / ".dagster_home"
@@ -52,6 +52,20 @@ def _landing_range(landing_dir: Path) -> tuple[date, date, int]:
     return min(dates), max(dates), len(files)
 
 
+def load_definitions():  # noqa: ANN201 - (Definitions, job name); dagster imported lazily
+    """The code location, or a clear error when the dbt manifest has not been prepared."""
+    from dagster_dbt.errors import DagsterDbtManifestNotFoundError
+
+    try:
+        from aca_warehouse.definitions import LOAD_EVERYTHING_JOB, defs
+    except DagsterDbtManifestNotFoundError as exc:
+        raise ConfigurationError(
+            f"the dbt manifest is missing ({exc}); prepare it once with `make dbt-manifest` "
+            "(or `cd dbt && dbt parse --profiles-dir . --project-dir .`)"
+        ) from exc
+    return defs, LOAD_EVERYTHING_JOB
+
+
 def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end: date | None = None) -> int:
     """Materialize every asset and check for every load date the landing directory holds (one run)."""
     if landing_dir is not None:
@@ -74,14 +88,14 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
     ensure_dagster_home()
     from dagster import DagsterInstance
 
-    from aca_warehouse.definitions import LOAD_EVERYTHING_JOB, defs
+    defs, job_name = load_definitions()
 
     print(
         f"Loading {n_files} landing file(s) from {settings.landing_dir}, load dates {start} .. {end}, "
         f"into {settings.warehouse} ({settings.duckdb_path if settings.warehouse == 'duckdb' else settings.pg.dbname})",
         flush=True,
     )
-    job = defs.resolve_job_def(LOAD_EVERYTHING_JOB)
+    job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,

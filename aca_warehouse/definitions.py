@@ -40,10 +40,14 @@ def build_definitions() -> Definitions:
     # The quality history runs last in every run: downstream of every other asset.
     quality = build_quality_asset([key for a in layers for key in a.keys])
     assets = [*layers, quality]
-    # Per feed: its landing asset and everything downstream of it (what a new file must refresh).
+    # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
+    # warehouse built from staging (core, marts, quality) - not only the models downstream of that
+    # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed
+    # feeds (dim_date) before the facts' tests can pass.
+    warehouse_models = AssetSelection.all() - AssetSelection.groups("landing", "staging")
     feed_selection = {
         feed: sorted(
-            AssetSelection.assets(AssetKey(["landing", feed])).downstream().resolve(assets),
+            (AssetSelection.assets(AssetKey(["landing", feed])).downstream() | warehouse_models).resolve(assets),
             key=lambda k: k.to_user_string(),
         )
         for feed in load_dictionary().feeds

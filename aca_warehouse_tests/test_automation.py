@@ -58,13 +58,24 @@ def test_sensor_loads_new_corrected_and_late_files(
     defs = definitions_for(warehouse, landing)
 
     with DagsterInstance.ephemeral() as instance:
-        # History loaded through the sensor's first tick: one run per load date would be many;
-        # the first tick sees every file, so load that history as one range run instead.
+        # History loaded through the sensor's first tick: files for ten load dates at once are a
+        # catch-up, requested as ONE range run over those dates (not ten runs).
         first_tick = _tick(defs, instance, landing, None)
-        assert {r.partition_key for r in first_tick.run_requests} == {
-            (FIRST + timedelta(days=i)).isoformat() for i in range(10)
-        }
-        assert run_range(defs, instance, FIRST.isoformat(), initial_last.isoformat()).success
+        assert len(first_tick.run_requests) == 1
+        catch_up = first_tick.run_requests[0]
+        assert catch_up.partition_key is None
+        assert (
+            catch_up.tags["dagster/asset_partition_range_start"],
+            catch_up.tags["dagster/asset_partition_range_end"],
+        ) == (
+            FIRST.isoformat(),
+            initial_last.isoformat(),
+        )
+        assert run_request(defs, instance, catch_up).success
+        with warehouse.connect() as conn:
+            assert (
+                conn.scalar("select count(distinct _load_date) from staging.claims") == 9
+            )  # late day held back
         cursor = first_tick.cursor
         before = _claims_paid_by_month(warehouse)
 

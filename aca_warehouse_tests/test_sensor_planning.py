@@ -62,3 +62,41 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(tm
     assert [r.partition_key for r in corrected.run_requests] == ["2025-11-03"]
     assert corrected.run_requests[0].run_key != request.run_key
     assert {k.to_user_string() for k in corrected.run_requests[0].asset_selection} >= {"landing/claims"}
+
+
+def test_files_for_many_dates_at_once_are_one_catch_up_range_run(tmp_path: Path) -> None:
+    from aca_warehouse.definitions import defs
+    from aca_warehouse.sensors.landing import CATCH_UP_DATES
+
+    header = "claim_id,line_number\n"
+    days = [f"2025-11-{d:02d}" for d in range(3, 3 + CATCH_UP_DATES + 2)]
+    for day in days:
+        _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + f"C{day},1\n")
+    _write(tmp_path, f"exchange/members/members_{days[1]}.csv", "member_id\nM1\n")
+
+    result = _evaluate(defs, tmp_path, None)
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.partition_key is None
+    assert request.tags["dagster/asset_partition_range_start"] == days[0]
+    assert request.tags["dagster/asset_partition_range_end"] == days[-1]
+    selected = {k.to_user_string() for k in request.asset_selection}
+    assert {"landing/claims", "landing/members", "staging/claims", "marts/plan_month"} <= selected
+    assert "landing/premiums" not in selected
+    # Evaluated again from scratch, the same files give the same run key (Dagster dedupes on it).
+    assert _evaluate(defs, tmp_path, None).run_requests[0].run_key == request.run_key
+
+    # Afterwards, one new day is an ordinary run for its partition.
+    _write(tmp_path, "claims_system/claims/claims_2025-11-20.csv", header + "C9,1\n")
+    next_tick = _evaluate(defs, tmp_path, result.cursor)
+    assert [r.partition_key for r in next_tick.run_requests] == ["2025-11-20"]
+
+
+def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path) -> None:
+    from aca_warehouse.definitions import defs
+
+    header = "claim_id,line_number\n"
+    for day in ("2025-10-01", "2025-11-03"):  # a late file for an old day and today's file
+        _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + "C1,1\n")
+    result = _evaluate(defs, tmp_path, None)
+    assert [r.partition_key for r in result.run_requests] == ["2025-10-01", "2025-11-03"]

@@ -1,4 +1,9 @@
-"""Smoke test of the real UI stack: `dagster dev` (webserver + daemon) serves the code location and runs a partition."""
+"""Smoke test of the real UI stack: `dagster dev` (webserver + daemon) on 127.0.0.1.
+
+One `dagster dev` serves the module's tests in order, as a user would meet it: the running sensor
+catches up on a landing directory full of files with one range run, a partition launched through
+GraphQL runs, and a UI-style backfill of a range of days becomes one run through every layer.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-pytestmark = pytest.mark.slow
+from .conftest import DEMO_DAYS
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TERMINAL_FAILURES = ("FAILURE", "CANCELED")
 
 
 def _free_port() -> int:
@@ -25,21 +34,88 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll until `predicate()` is true; connection hiccups are retried, assertion errors propagate."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             if predicate():
                 return
-        except Exception:
+        except requests.RequestException:
             pass
         time.sleep(1)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-@pytest.fixture
-def dagster_dev(tmp_path: Path, demo_landing: Path):  # noqa: ANN201
+class DagsterDev:
+    """A running `dagster dev` and a GraphQL client for it."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = requests.post(
+            f"http://127.0.0.1:{self.port}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=60,
+        )
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def runs(self) -> list[dict]:
+        data = self.graphql(RUNS)["runsOrError"]["results"]
+        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data]
+
+    def wait_for_run(self, run_id: str, timeout: float) -> None:
+        def succeeded() -> bool:
+            status = next(r["status"] for r in self.runs() if r["runId"] == run_id)
+            if status in TERMINAL_FAILURES:
+                raise AssertionError(f"run {run_id} ended {status}; log: {self.log_tail()}")
+            return status == "SUCCESS"
+
+        _wait_for(succeeded, timeout, f"run {run_id} to succeed")
+
+
+RUNS = """
+{ runsOrError(limit: 100) { ... on Runs { results { runId status tags { key value } } } } }"""
+
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+
+BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs(limit: 50) { runId status tags { key value } } }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  # noqa: ANN201
     """`dagster dev` on 127.0.0.1 in its own process group, against a temp DuckDB and DAGSTER_HOME."""
+    tmp_path = tmp_path_factory.mktemp("dagster_dev")
     port = _free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -50,8 +126,11 @@ def dagster_dev(tmp_path: Path, demo_landing: Path):  # noqa: ANN201
         "ACA_WAREHOUSE": "duckdb",
         "ACA_DUCKDB_PATH": str(tmp_path / "smoke.duckdb"),
         "ACA_LANDING_DIR": str(demo_landing),
+        "DAGSTER_EVENT_BATCH_SIZE": "1000",
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
     }
-    log = (tmp_path / "dagster_dev.log").open("w")
+    log_path = tmp_path / "dagster_dev.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
         cwd=PROJECT_ROOT,
@@ -62,9 +141,9 @@ def dagster_dev(tmp_path: Path, demo_landing: Path):  # noqa: ANN201
     )
     try:
         _wait_for(
-            lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok, 120, "the webserver"
+            lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok, 180, "the webserver"
         )
-        yield port, tmp_path / "dagster_dev.log"
+        yield DagsterDev(port, log_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -75,27 +154,87 @@ def dagster_dev(tmp_path: Path, demo_landing: Path):  # noqa: ANN201
         log.close()
 
 
-def test_webserver_lists_assets_and_runs_a_partition(dagster_dev, demo_landing_first_date: str) -> None:
-    port, log_path = dagster_dev
-    query = "{ assetNodes { assetKey { path } groupName description } }"
-    nodes = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30).json()
-    asset_nodes = nodes["data"]["assetNodes"]
-    groups = {n["groupName"] for n in asset_nodes}
-    assert {"landing", "staging", "core", "marts"} <= groups
-    assert all(n["description"] for n in asset_nodes)
+def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
+    dagster_dev: DagsterDev, demo_landing_first_date: str
+) -> None:
+    """The sensor is on by default; its first tick finds 45 days of files and requests ONE range run."""
+    first = date.fromisoformat(demo_landing_first_date)
+    last = first + timedelta(days=DEMO_DAYS - 1)
 
-    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
-    run_id = client.submit_job_execution(
-        "load_everything", tags={"dagster/partition": demo_landing_first_date}
+    def sensor_runs() -> list[dict]:
+        return [
+            r for r in dagster_dev.runs() if r["tags"].get("dagster/sensor_name") == "landing_files_sensor"
+        ]
+
+    _wait_for(lambda: bool(sensor_runs()), 180, "the landing sensor to request a run")
+    runs = sensor_runs()
+    assert len(runs) == 1, runs
+    tags = runs[0]["tags"]
+    assert tags["aca/trigger"] == "landing_sensor_catch_up"
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        first.isoformat(),
+        last.isoformat(),
     )
+    dagster_dev.wait_for_run(runs[0]["runId"], 420)
 
-    def finished() -> bool:
-        status = client.get_run_status(run_id).value
-        if status in ("FAILURE", "CANCELED"):
-            raise AssertionError(f"run {run_id} ended {status}; log: {log_path.read_text()[-3000:]}")
-        return status == "SUCCESS"
 
-    try:
-        _wait_for(finished, 300, f"run {run_id} to succeed")
-    except DagsterGraphQLClientError as exc:  # pragma: no cover - diagnostic
-        raise AssertionError(f"{exc}; log: {log_path.read_text()[-3000:]}") from exc
+def test_webserver_lists_assets_and_runs_a_partition(
+    dagster_dev: DagsterDev, demo_landing_first_date: str
+) -> None:
+    nodes = dagster_dev.graphql("{ assetNodes { assetKey { path } groupName description } }")["assetNodes"]
+    assert {"landing", "staging", "core", "marts"} <= {n["groupName"] for n in nodes}
+    assert all(n["description"] for n in nodes)
+
+    launched = dagster_dev.graphql(
+        LAUNCH_RUN,
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": "aca_warehouse",
+                    "repositoryName": "__repository__",
+                    "jobName": "load_everything",
+                },
+                "executionMetadata": {
+                    "tags": [{"key": "dagster/partition", "value": demo_landing_first_date}]
+                },
+            }
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    dagster_dev.wait_for_run(launched["run"]["runId"], 300)
+
+
+def test_ui_backfill_of_a_range_is_one_run_through_every_layer(
+    dagster_dev: DagsterDev, demo_landing_first_date: str
+) -> None:
+    """What "Materialize selected" over a range of partitions does in the UI: an asset backfill of every
+    asset (landing to marts) for three days, which the daemon runs as ONE run (single-run policy)."""
+    first = date.fromisoformat(demo_landing_first_date) + timedelta(days=1)
+    days = [(first + timedelta(days=i)).isoformat() for i in range(3)]
+    asset_keys = [
+        n["assetKey"] for n in dagster_dev.graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+    ]
+    launched = dagster_dev.graphql(
+        LAUNCH_BACKFILL,
+        {"params": {"assetSelection": asset_keys, "partitionNames": days, "title": "smoke range"}},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    state: dict = {}
+
+    def backfill_done() -> bool:
+        state.update(
+            dagster_dev.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})["partitionBackfillOrError"]
+        )
+        if state["status"] in ("FAILED", "CANCELED", "COMPLETED_FAILED"):
+            raise AssertionError(f"backfill {state}; log: {dagster_dev.log_tail()}")
+        return state["status"] in ("COMPLETED", "COMPLETED_SUCCESS")
+
+    _wait_for(backfill_done, 420, f"backfill {launched['backfillId']} to complete")
+    runs = state["runs"]
+    assert len(runs) == 1, runs  # one run for the range, every layer in it
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+    assert runs[0]["status"] == "SUCCESS"
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        days[0],
+        days[-1],
+    )

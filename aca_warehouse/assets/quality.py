@@ -9,6 +9,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    BackfillPolicy,
     DagsterEventType,
     DagsterInstance,
     MaterializeResult,
@@ -16,6 +17,7 @@ from dagster import (
 )
 
 from aca_warehouse.assets.landing import DAILY_FRESHNESS
+from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
@@ -193,6 +195,11 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         key=AssetKey(["quality", "data_quality"]),
         group_name="quality",
         deps=list(upstream),
+        # Partitioned like everything it follows, so a range run or a UI backfill of a range stays
+        # one run through every layer (an unpartitioned asset would get a run of its own afterwards).
+        # A partition here means: the check results of the runs over those load dates are stored.
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
         freshness_policy=DAILY_FRESHNESS,
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "

@@ -10,6 +10,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
 from aca_warehouse.settings import DBT_PROJECT_DIR
@@ -23,9 +24,6 @@ dbt_project = DbtProject(
     profiles_dir=DBT_PROJECT_DIR,
     target_path=DBT_MANIFEST_TARGET_DIR,
 )
-# Under `dagster dev` the manifest is (re)built on load; elsewhere it must be prepared beforehand:
-#   uv run dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py
-dbt_project.prepare_if_dev()
 
 
 def dbt_executable() -> str:
@@ -57,5 +55,15 @@ def dbt_resource() -> DbtCliResource:
         project_dir=dbt_project, profiles_dir=os.fspath(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
     )
 
+
+def prepare_manifest_if_dev() -> None:
+    """Under `dagster dev`, rebuild the manifest on load (`dbt parse`), as `DbtProject.prepare_if_dev()`
+    does, but with this environment's dbt: a `dagster dev` started without an activated virtualenv
+    has no `dbt` on PATH. Elsewhere the manifest must be prepared beforehand (`make dbt-manifest`)."""
+    if using_dagster_dev():
+        dbt_resource().cli(["parse", "--quiet"], target_path=DBT_MANIFEST_TARGET_DIR).wait()
+
+
+prepare_manifest_if_dev()
 
 __all__ = ["AcaDbtCliResource", "dbt_executable", "dbt_project", "dbt_resource"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -30,6 +31,10 @@ from aca_warehouse.staging.loader import loaded_files
 
 CURSOR_MAX_FILES = 5000
 SETTLE_SECONDS_DEFAULT = 5.0
+# More load dates than this with new files in one tick is a catch-up (the sensor's first look at a
+# full landing directory, files delivered after an outage): one range run, as a backfill would be,
+# instead of one run per date each paying a run's and dbt's fixed cost (~20 s here).
+CATCH_UP_DATES = 3
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,10 @@ def plan_landing_runs(
     now: float | None = None,
     already_loaded: Mapping[str, str] | None = None,
 ) -> tuple[list[RunRequest], str, list[str]]:
-    """Compare the landing directory with the cursor; one RunRequest per load date that changed.
+    """Compare the landing directory with the cursor; a RunRequest per load date that changed (or one
+    range run for a catch-up, see `_run_requests`).
 
-    The run key carries the content hashes of the date's changed files, so an identical
-    re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
+    An identical re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
     (path -> sha256 from the warehouse's load audit) covers files the cursor does not know yet:
     those loaded with the same bytes need no run.
     """
@@ -99,24 +104,62 @@ def plan_landing_runs(
             if previous is None and already_loaded.get(landing_file.relative_path) == sha:
                 continue  # loaded before the sensor knew it (a CLI run or a backfill)
             changed_by_date.setdefault(landing_file.partition_key, []).append((landing_file, sha))
+    return _run_requests(changed_by_date, feed_selection), _dump_cursor(updated), notes
+
+
+def _selection_for(feeds: Sequence[str], feed_selection: Mapping[str, Sequence[AssetKey]]) -> list[AssetKey]:
+    """The assets a change to these feeds must refresh: each feed's landing asset and everything downstream."""
+    selection: list[AssetKey] = []
+    for feed in feeds:
+        selection.extend(k for k in feed_selection[feed] if k not in selection)
+    return selection
+
+
+def _content_key(changed: Sequence[tuple[LandingFile, str]]) -> str:
+    return ",".join(
+        f"{f.relative_path}@{sha[:16]}" for f, sha in sorted(changed, key=lambda c: c[0].relative_path)
+    )
+
+
+def _run_requests(
+    changed_by_date: Mapping[str, list[tuple[LandingFile, str]]],
+    feed_selection: Mapping[str, Sequence[AssetKey]],
+) -> list[RunRequest]:
+    """One run per changed load date; a catch-up (more than CATCH_UP_DATES dates at once) is one range run.
+
+    The run key names the changed files and their content hashes, so the same bytes never start a
+    second run and a corrected file always does.
+    """
+    if len(changed_by_date) > CATCH_UP_DATES:
+        first, last = min(changed_by_date), max(changed_by_date)
+        changed = [c for date_changes in changed_by_date.values() for c in date_changes]
+        feeds = sorted({f.feed for f, _ in changed})
+        digest = hashlib.sha256(_content_key(changed).encode()).hexdigest()[:32]
+        return [
+            RunRequest(
+                run_key=f"{first}..{last}|{len(changed)} files|{digest}",
+                asset_selection=_selection_for(feeds, feed_selection),
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                    "aca/trigger": "landing_sensor_catch_up",
+                    "aca/feeds": ",".join(feeds),
+                    "aca/load_dates": str(len(changed_by_date)),
+                },
+            )
+        ]
     requests: list[RunRequest] = []
     for partition_key, changed in sorted(changed_by_date.items()):
         feeds = sorted({f.feed for f, _ in changed})
-        selection: list[AssetKey] = []
-        for feed in feeds:
-            selection.extend(k for k in feed_selection[feed] if k not in selection)
-        content = ",".join(
-            f"{f.relative_path}@{sha[:16]}" for f, sha in sorted(changed, key=lambda c: c[0].relative_path)
-        )
         requests.append(
             RunRequest(
-                run_key=f"{partition_key}|{content}",
+                run_key=f"{partition_key}|{_content_key(changed)}",
                 partition_key=partition_key,
-                asset_selection=selection,
+                asset_selection=_selection_for(feeds, feed_selection),
                 tags={"aca/trigger": "landing_sensor", "aca/feeds": ",".join(feeds)},
             )
         )
-    return requests, _dump_cursor(updated), notes
+    return requests
 
 
 def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
@@ -138,8 +181,9 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
         description=(
             "Watches every feed folder of the landing directory. A new or corrected file requests one run "
             "for its load-date partition (files of the same date share a run) through staging, core and "
-            "marts; an identical re-delivery requests nothing; files modified in the last few seconds are "
-            "left until they stop growing; names that are not landing files are ignored."
+            "marts; files for more than three load dates at once (a catch-up) make one range run; an "
+            "identical re-delivery requests nothing; files modified in the last few seconds are left "
+            "until they stop growing; names that are not landing files are ignored."
         ),
     )
     def landing_files_sensor(
