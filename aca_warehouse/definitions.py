@@ -47,7 +47,9 @@ def build_definitions() -> Definitions:
     warehouse_models = AssetSelection.all() - AssetSelection.groups("landing", "staging")
     feed_selection = {
         feed: sorted(
-            (AssetSelection.assets(AssetKey(["landing", feed])).downstream() | warehouse_models).resolve(assets),
+            (AssetSelection.assets(AssetKey(["landing", feed])).downstream() | warehouse_models).resolve(
+                assets
+            ),
             key=lambda k: k.to_user_string(),
         )
         for feed in load_dictionary().feeds
