@@ -35,3 +35,52 @@ def test_analyst_reads_marts_and_is_refused_on_staging_and_core(make_warehouse) 
                 analyst.execute(f"select * from {table}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             analyst.execute("create table marts.mine (x int)")
+
+
+def test_pipeline_runs_as_the_loader_and_the_analyst_reads_only_its_marts(
+    make_warehouse, demo_landing, tmp_path
+) -> None:  # noqa: ANN001
+    """The least-privilege path for real: after `pg-roles`, the pipeline runs as `aca_loader` (it owns
+    every table it creates) and `aca_analyst` reads the marts dbt built, but no staging PHI or core."""
+    from datetime import date, timedelta
+
+    from dagster import DagsterInstance
+
+    from aca_warehouse.resources import WarehouseResource
+    from aca_warehouse.resources.postgres_roles import LOADER_ROLE
+
+    from .conftest import DEMO_START
+    from .pipeline import copy_landing, definitions_for, run_range
+
+    admin = make_warehouse("postgres")
+    with admin.connect():
+        pass  # creates the database
+    setup_roles(admin)
+    params = parse_pg_dsn(admin.pg_dsn)
+    loader = WarehouseResource(
+        kind="postgres", pg_dsn=f"postgresql://{LOADER_ROLE}@{params.host}:{params.port}/{params.dbname}"
+    )
+    landing = tmp_path / "landing"
+    first = date.fromisoformat(DEMO_START)
+    copy_landing(demo_landing, landing, until=first + timedelta(days=2))
+    defs = definitions_for(loader, landing)
+    with DagsterInstance.ephemeral() as instance:
+        result = run_range(defs, instance, first.isoformat(), (first + timedelta(days=2)).isoformat())
+    assert result.success, [e.message for e in result.get_step_failure_events()]
+
+    with psycopg.connect(admin.pg_dsn) as conn:
+        owners = dict(
+            conn.execute(
+                "select tableowner, count(*) from pg_tables "
+                "where schemaname in ('staging', 'core', 'marts') group by tableowner"
+            ).fetchall()
+        )
+    assert set(owners) == {LOADER_ROLE}, owners
+
+    analyst_dsn = f"postgresql://{ANALYST_ROLE}@{params.host}:{params.port}/{params.dbname}"
+    with psycopg.connect(analyst_dsn, autocommit=True) as analyst:
+        assert analyst.execute("select count(*) from marts.plan_month").fetchone()[0] > 0
+        assert analyst.execute("select count(*) from marts.member_value").fetchone()[0] > 0
+        for table in ("staging.members", "staging.claims", "core.dim_member", "core.fct_claim_lines"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                analyst.execute(f"select * from {table} limit 1")

@@ -141,8 +141,7 @@ class WarehouseResource(ConfigurableResource):
             raise ConfigurationError(f"unknown warehouse kind {self.kind!r}; use duckdb or postgres")
         conn = WarehouseConnection(self.kind, raw)
         try:
-            for schema in WAREHOUSE_SCHEMAS:
-                conn.execute(f"create schema if not exists {schema}")
+            ensure_schemas(conn)
             yield conn
         finally:
             raw.close()
@@ -210,6 +209,19 @@ class WarehouseResource(ConfigurableResource):
             f"cannot connect to PostgreSQL at {params.host}:{params.port} as {params.user} "
             f"(database {params.dbname}): {text}; {hint}"
         )
+
+
+def ensure_schemas(conn: WarehouseConnection) -> None:
+    """Create the warehouse schemas that are missing. Only missing ones: on PostgreSQL even
+    `create schema if not exists` needs CREATE on the database, which the least-privilege loader
+    role (it owns the schemas, `aca-warehouse pg-roles`) does not have."""
+    if conn.is_duckdb:
+        existing = {r[0] for r in conn.fetchall("select schema_name from information_schema.schemata")}
+    else:
+        existing = {r[0] for r in conn.fetchall("select nspname from pg_namespace")}
+    for schema in WAREHOUSE_SCHEMAS:
+        if schema not in existing:
+            conn.execute(f"create schema if not exists {schema}")
 
 
 def create_database_if_missing(dsn: str) -> bool:

@@ -105,7 +105,7 @@ def ensure_staging_tables(conn: WarehouseConnection, dictionary: Dictionary, fee
     with conn.transaction():
         if not dialect.is_duckdb:
             conn.execute(f"select pg_advisory_xact_lock({_DDL_LOCK_ID})")
-        conn.execute(f"create schema if not exists {SCHEMA}")
+        # (the schema exists: WarehouseResource.connect() creates it when missing)
         _create_table(conn, staging_table(feed), staging_columns(dictionary, dialect, feed))
         _create_table(
             conn, QUARANTINE_TABLE, [(n, portable_type(dialect, t)) for n, t, _ in QUARANTINE_COLUMNS]
