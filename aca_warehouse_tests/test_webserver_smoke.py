@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,68 +18,12 @@ import pytest
 import requests
 
 from .conftest import DEMO_DAYS
+from .dagster_ui import DagsterDev, free_port, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TERMINAL_FAILURES = ("FAILURE", "CANCELED")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll until `predicate()` is true; connection hiccups are retried, assertion errors propagate."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-class DagsterDev:
-    """A running `dagster dev` and a GraphQL client for it."""
-
-    def __init__(self, port: int, log_path: Path) -> None:
-        self.port = port
-        self.log_path = log_path
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        response = requests.post(
-            f"http://127.0.0.1:{self.port}/graphql",
-            json={"query": query, "variables": variables or {}},
-            timeout=60,
-        )
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    def runs(self) -> list[dict]:
-        data = self.graphql(RUNS)["runsOrError"]["results"]
-        return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data]
-
-    def wait_for_run(self, run_id: str, timeout: float) -> None:
-        def succeeded() -> bool:
-            status = next(r["status"] for r in self.runs() if r["runId"] == run_id)
-            if status in TERMINAL_FAILURES:
-                raise AssertionError(f"run {run_id} ended {status}; log: {self.log_tail()}")
-            return status == "SUCCESS"
-
-        _wait_for(succeeded, timeout, f"run {run_id} to succeed")
-
-
-RUNS = """
-{ runsOrError(limit: 100) { ... on Runs { results { runId status tags { key value } } } } }"""
 
 LAUNCH_RUN = """
 mutation($params: ExecutionParams!) {
@@ -116,7 +57,7 @@ query($id: String!) {
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  # noqa: ANN201
     """`dagster dev` on 127.0.0.1 in its own process group, against a temp DuckDB and DAGSTER_HOME."""
     tmp_path = tmp_path_factory.mktemp("dagster_dev")
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / "deploy" / "dagster.dev.yaml").read_text())
@@ -140,7 +81,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  
         start_new_session=True,
     )
     try:
-        _wait_for(
+        wait_for(
             lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok, 180, "the webserver"
         )
         yield DagsterDev(port, log_path)
@@ -166,7 +107,7 @@ def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
             r for r in dagster_dev.runs() if r["tags"].get("dagster/sensor_name") == "landing_files_sensor"
         ]
 
-    _wait_for(lambda: bool(sensor_runs()), 180, "the landing sensor to request a run")
+    wait_for(lambda: bool(sensor_runs()), 180, "the landing sensor to request a run")
     runs = sensor_runs()
     assert len(runs) == 1, runs
     tags = runs[0]["tags"]
@@ -229,7 +170,7 @@ def test_ui_backfill_of_a_range_is_one_run_through_every_layer(
             raise AssertionError(f"backfill {state}; log: {dagster_dev.log_tail()}")
         return state["status"] in ("COMPLETED", "COMPLETED_SUCCESS")
 
-    _wait_for(backfill_done, 420, f"backfill {launched['backfillId']} to complete")
+    wait_for(backfill_done, 420, f"backfill {launched['backfillId']} to complete")
     runs = state["runs"]
     assert len(runs) == 1, runs  # one run for the range, every layer in it
     tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
