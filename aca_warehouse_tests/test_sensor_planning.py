@@ -14,7 +14,14 @@ from aca_warehouse.resources import LandingDirResource
 pytestmark = pytest.mark.unit
 
 
-def _write(root: Path, rel: str, text: str, age_seconds: float = 60) -> Path:
+@pytest.fixture(autouse=True)
+def _settle_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files count as settled after 10 minutes here: a loaded CI machine can take seconds between
+    writing a "still growing" file and evaluating the sensor."""
+    monkeypatch.setenv("ACA_SENSOR_SETTLE_SECONDS", "600")
+
+
+def _write(root: Path, rel: str, text: str, age_seconds: float = 3600) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -52,12 +59,12 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(tm
     assert "landing/members" not in selected
 
     # The same bytes written again (new mtime) request nothing; the cursor stays bounded JSON.
-    _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n", age_seconds=30)
+    _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n", age_seconds=1800)
     again = _evaluate(defs, tmp_path, result.cursor)
     assert not again.run_requests
 
     # A corrected file requests a new run for the same date, with a different run key.
-    _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,2\n", age_seconds=20)
+    _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,2\n", age_seconds=900)
     corrected = _evaluate(defs, tmp_path, again.cursor)
     assert [r.partition_key for r in corrected.run_requests] == ["2025-11-03"]
     assert corrected.run_requests[0].run_key != request.run_key
@@ -100,3 +107,18 @@ def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path) -> None:
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + "C1,1\n")
     result = _evaluate(defs, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["2025-10-01", "2025-11-03"]
+
+
+def test_sensor_default_status_follows_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import DefaultSensorStatus
+
+    from aca_warehouse.errors import ConfigurationError
+    from aca_warehouse.sensors.landing import default_sensor_status
+
+    monkeypatch.delenv("ACA_SENSOR_DEFAULT_STATUS", raising=False)
+    assert default_sensor_status() == DefaultSensorStatus.RUNNING
+    monkeypatch.setenv("ACA_SENSOR_DEFAULT_STATUS", "Stopped")
+    assert default_sensor_status() == DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("ACA_SENSOR_DEFAULT_STATUS", "paused")
+    with pytest.raises(ConfigurationError, match="running or stopped"):
+        default_sensor_status()

@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from aca_warehouse.contract import load_dictionary
-from aca_warehouse.errors import WarehouseUnreachableError
+from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
 from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -170,6 +170,15 @@ def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
         return loaded_files(conn)
 
 
+def default_sensor_status() -> DefaultSensorStatus:
+    """RUNNING unless `ACA_SENSOR_DEFAULT_STATUS=stopped` (e.g. to backfill history by hand first).
+    Dagster applies it to a sensor nobody has started or stopped yet; the UI's toggle wins after."""
+    value = os.environ.get("ACA_SENSOR_DEFAULT_STATUS", "running").strip().lower()
+    if value not in ("running", "stopped"):
+        raise ConfigurationError(f"ACA_SENSOR_DEFAULT_STATUS must be running or stopped, got {value!r}")
+    return DefaultSensorStatus.RUNNING if value == "running" else DefaultSensorStatus.STOPPED
+
+
 def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]) -> SensorDefinition:
     """The sensor over every feed of the landing directory (claims, premiums, events and snapshots)."""
 
@@ -177,7 +186,7 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
         name="landing_files_sensor",
         job=job,
         minimum_interval_seconds=15,
-        default_status=DefaultSensorStatus.RUNNING,
+        default_status=default_sensor_status(),
         description=(
             "Watches every feed folder of the landing directory. A new or corrected file requests one run "
             "for its load-date partition (files of the same date share a run) through staging, core and "
