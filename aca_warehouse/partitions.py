@@ -1,4 +1,4 @@
-"""The one daily partitioning by load date, shared by every daily asset."""
+"""The one daily partitioning by load date, shared by every daily asset, and the build pool."""
 
 from __future__ import annotations
 
@@ -14,3 +14,10 @@ def load_date_partitions() -> DailyPartitionsDefinition:
 
 
 daily_partitions = load_date_partitions()
+
+
+# The steps that rebuild shared tables whatever their partition (the dbt build: dimensions and marts
+# are rebuilt, claim facts replaced; the quality history) share one Dagster concurrency pool.
+# `deploy/dagster.yaml` limits every pool to 1, so on PostgreSQL, where several runs may proceed
+# (their staging loads in parallel, one partition at a time each), two dbt builds never overlap.
+WAREHOUSE_BUILD_POOL = "warehouse_build"

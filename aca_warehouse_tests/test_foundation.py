@@ -20,7 +20,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
 
 
 def describe_asset_graph(defs: Definitions) -> str:
-    """One line per asset and check: key, group, partitioning, upstream keys, blocking flag."""
+    """One line per asset and check: key, group, partitioning, freshness, pool, upstream keys, blocking flag."""
     graph = defs.resolve_asset_graph()
     lines: list[str] = []
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
@@ -33,8 +33,10 @@ def describe_asset_graph(defs: Definitions) -> str:
             if policy
             else "no-freshness"
         )
+        pool = next(iter(node.pools), None) if node.pools else None
         lines.append(
-            f"asset {key.to_user_string()} group={node.group_name} {partitions} {fresh} <- [{parents}]"
+            f"asset {key.to_user_string()} group={node.group_name} {partitions} {fresh}"
+            f"{f' pool={pool}' if pool else ''} <- [{parents}]"
         )
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)

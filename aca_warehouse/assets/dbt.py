@@ -26,7 +26,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from aca_warehouse.assets.landing import DAILY_FRESHNESS
-from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource
 
@@ -123,6 +123,7 @@ def build_args(vars_: Mapping[str, str], *, full_refresh: bool) -> list[str]:
     name="aca_dbt_models",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    pool=WAREHOUSE_BUILD_POOL,
     dagster_dbt_translator=AcaDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
     ),

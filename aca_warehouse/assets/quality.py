@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from aca_warehouse.assets.landing import DAILY_FRESHNESS
-from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
@@ -200,6 +200,7 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         # A partition here means: the check results of the runs over those load dates are stored.
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_BUILD_POOL,
         freshness_policy=DAILY_FRESHNESS,
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "
