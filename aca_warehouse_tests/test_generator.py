@@ -661,3 +661,17 @@ def test_cli_generate_and_simulate_day(tmp_path: Path, capsys: pytest.CaptureFix
     assert (out / "claims_system/claims/claims_2025-11-03.csv").exists()
     with pytest.raises(SystemExit):
         parser.parse_args(["generate", "--defect-rate", "2"])
+
+
+@pytest.mark.unit
+def test_a_window_too_large_for_memory_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aca_warehouse.errors import GeneratorError
+    from aca_warehouse.generator import generate
+
+    eight_gb = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 8 * 2**30 // 4096}
+    monkeypatch.setattr("os.sysconf", lambda name: eight_gb[name])
+    with pytest.raises(GeneratorError, match=r"about 34\.0 GB of memory.*bench\.replicate"):
+        generate(tmp_path / "landing", members=1_000_000, days=365, progress=False)
+    assert not (tmp_path / "landing").exists()
