@@ -450,3 +450,39 @@ def test_a_small_batch_bound_gives_the_same_result(
     assert [r.as_metadata_row()["rows_read"] for r in reports[0].results] == [
         r.as_metadata_row()["rows_read"] for r in reports[1].results
     ]
+
+
+@pytest.mark.postgres
+def test_a_batch_waits_for_the_advisory_lock_of_every_partition_it_replaces(
+    make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path
+) -> None:
+    """Another run holding one partition's lock (the key single-file loads used) holds up the batch."""
+    import threading
+
+    import psycopg
+
+    root = tmp_path / "landing"
+    dates = build_window(root, "premiums")
+    window = window_of(dates)
+    warehouse = make_warehouse("postgres")
+    with warehouse.connect() as conn:  # create the tables, so the batch's first statements do not wait
+        load_feed_window(conn, "premiums", root, dates["day_before"], dates["day_before"] + timedelta(days=1))
+    finished: list[WindowLoadReport] = []
+
+    def load() -> None:
+        with warehouse.connect() as conn:
+            finished.append(load_feed_window(conn, "premiums", root, *window))
+
+    with psycopg.connect(warehouse.pg_dsn) as other:  # not autocommit: the lock lasts until commit
+        other.execute(
+            "select pg_advisory_xact_lock(hashtext('staging.premiums'), %s)", [dates["day_after"].toordinal()]
+        )
+        loader = threading.Thread(target=load)
+        loader.start()
+        loader.join(timeout=3)
+        waiting = loader.is_alive()
+        partitions = other.execute("select count(distinct _load_date) from staging.premiums").fetchone()
+        other.commit()
+    loader.join(timeout=60)
+    assert waiting and partitions == (1,)  # nothing of the batch committed while it waited
+    assert not loader.is_alive() and {r.status for r in finished[0].results} == {LOADED, UNCHANGED}

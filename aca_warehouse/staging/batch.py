@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,63 +124,72 @@ class BatchLoader:
         A file the reader rejects halfway through gets `error` and loads nothing; the others load.
         Any other error propagates, and then no partition of the batch has changed.
         """
+        tables = _Tables.new(self.feed.name)
+        try:
+            self._load(batch, tables)
+        except BaseException:
+            with suppress(Exception):  # a broken connection must not hide the original error
+                self._drop(tables)
+            raise
+        self._drop(tables)
+
+    def _load(self, batch: Batch, tables: _Tables) -> None:
         clock = time.perf_counter()
         started = datetime.now(UTC)
         for batch_file in batch.files:
             batch_file.result.started_at = started
-        tables = _Tables.new(self.feed.name)
         steps: dict[str, float] = {}
         scratch = (
             tempfile.TemporaryDirectory(prefix="aca_staging_") if self.conn.is_duckdb else nullcontext(None)
         )
-        try:
-            with scratch as scratch_dir:
-                step = time.perf_counter()
-                stats = self._bulk_load_raw(batch, tables.raw, scratch_dir)
-                steps["read"] = time.perf_counter() - step
-                loaded = [f for f in batch.files if f.error is None]
-                if not loaded:
-                    return
-                step = time.perf_counter()
-                self._create_files_table(loaded, tables.files)
-                self.conn.execute(
-                    build_typed_table_sql(
-                        self.dictionary, self.dialect, batch.layout, tables.raw, tables.typed, tables.files
-                    )
+        with scratch as scratch_dir:
+            step = time.perf_counter()
+            stats = self._bulk_load_raw(batch, tables.raw, scratch_dir)
+            steps["read"] = time.perf_counter() - step
+            loaded = [f for f in batch.files if f.error is None]
+            if not loaded:
+                return
+            step = time.perf_counter()
+            self._create_files_table(loaded, tables.files)
+            self.conn.execute(
+                build_typed_table_sql(
+                    self.dictionary, self.dialect, batch.layout, tables.raw, tables.typed, tables.files
                 )
-                self._analyze(tables.typed, self._join_columns())
-                steps["type"] = time.perf_counter() - step
-                step = time.perf_counter()
-                self._find_duplicate_rows(batch.layout, tables)
-                self.conn.execute(
-                    build_checked_table_sql(
-                        self.dictionary,
-                        self.dialect,
-                        batch.layout,
-                        tables.typed,
-                        tables.duplicates,
-                        tables.checked,
-                    )
+            )
+            self._analyze(tables.typed, self._join_columns())
+            steps["type"] = time.perf_counter() - step
+            step = time.perf_counter()
+            self._find_duplicate_rows(batch.layout, tables)
+            self.conn.execute(
+                build_checked_table_sql(
+                    self.dictionary,
+                    self.dialect,
+                    batch.layout,
+                    tables.typed,
+                    tables.duplicates,
+                    tables.checked,
                 )
-                self._analyze(tables.checked, ["_file", "_line", "_reason_codes"])
-                steps["validate"] = time.perf_counter() - step
-                self._count_outcomes(loaded, stats, tables.checked)
-                step = time.perf_counter()
-                self._replace_partitions(batch.layout, loaded, tables, steps, clock)
-                steps["replace_partition"] = time.perf_counter() - step
-                _share(loaded, steps, None)
-        finally:
-            if self.conn.is_duckdb:
-                self.conn.execute(f"drop view if exists {tables.raw}")
-            for table in (
-                tables.raw,
-                tables.files,
-                tables.typed,
-                tables.candidates,
-                tables.duplicates,
-                tables.checked,
-            ):
-                self.conn.execute(f"drop table if exists {table}")
+            )
+            self._analyze(tables.checked, ["_file", "_line", "_reason_codes"])
+            steps["validate"] = time.perf_counter() - step
+            self._count_outcomes(loaded, stats, tables.checked)
+            step = time.perf_counter()
+            self._replace_partitions(batch.layout, loaded, tables, steps, clock)
+            steps["replace_partition"] = time.perf_counter() - step
+            _share(loaded, steps, None)
+
+    def _drop(self, tables: _Tables) -> None:
+        if self.conn.is_duckdb:
+            self.conn.execute(f"drop view if exists {tables.raw}")
+        for table in (
+            tables.raw,
+            tables.files,
+            tables.typed,
+            tables.candidates,
+            tables.duplicates,
+            tables.checked,
+        ):
+            self.conn.execute(f"drop table if exists {table}")
 
     # -- steps -------------------------------------------------------------------------------
     def _stream(self, batch: Batch, write: Callable[[str], object]) -> dict[int, ReadStats]:
