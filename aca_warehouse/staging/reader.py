@@ -346,12 +346,8 @@ class LandingFileReader:
                     [index, self._line_no, "not_json_object", problem, json.dumps(body), None, *padding]
                 )
             else:
-                values = [  # _json_value_text, inlined for the common str and absent values
-                    (v.strip(WHITESPACE) or None)
-                    if type(v) is str
-                    else None
-                    if v is None
-                    else _json_value_text(v)
+                values = [  # _json_value_text, inlined for the usual plain string
+                    (v.strip(WHITESPACE) or None) if type(v) is str else _json_value_text(v)
                     for v in map(parsed.get, names)
                 ]
                 extra = None
