@@ -17,6 +17,8 @@ WAREHOUSE_KINDS = ("duckdb", "postgres")
 # DuckDB's own default is 80% of RAM. A bound keeps the pipeline's peak memory predictable: larger
 # joins and sorts spill to a temp directory beside the warehouse file instead.
 DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
+# Landing text the staging loader reads into one batch (one set of SQL statements for many files).
+STAGING_BATCH_MB_DEFAULT = 256
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,15 @@ class Settings:
     partition_start: date
     member_key_secret: str
     duckdb_memory_limit: str = "2GB"
+    staging_batch_mb: int = STAGING_BATCH_MB_DEFAULT
 
     @property
     def pg(self) -> PostgresParams:
         return parse_pg_dsn(self.pg_dsn)
+
+    @property
+    def staging_batch_bytes(self) -> int:
+        return self.staging_batch_mb << 20
 
 
 def parse_pg_dsn(dsn: str) -> PostgresParams:
@@ -79,6 +86,16 @@ def _memory_limit(text: str) -> str:
     return value
 
 
+def _positive_int(name: str, text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _resolve(path: str) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
@@ -104,6 +121,9 @@ def load_settings() -> Settings:
         partition_start=partition_start,
         member_key_secret=env.get("ACA_MEMBER_KEY_SECRET", "change-me-demo-secret"),
         duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT_DEFAULT)),
+        staging_batch_mb=_positive_int(
+            "ACA_STAGING_BATCH_MB", env.get("ACA_STAGING_BATCH_MB", str(STAGING_BATCH_MB_DEFAULT))
+        ),
     )
     settings.pg  # validate the DSN early  # noqa: B018
     return settings

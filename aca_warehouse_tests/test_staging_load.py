@@ -371,15 +371,20 @@ def test_a_hash_collision_is_not_taken_for_an_exact_repeat() -> None:
     feed = load_dictionary().feeds["providers"]
     layout = RawLayout(feed=feed, header=("npi", "x"), data_columns=("_f1", "_f2"), contract_source={})
     conn = duckdb.connect()
-    conn.execute("create temp table raw (_line integer, _problem varchar, _f1 varchar, _f2 varchar)")
     conn.execute(
-        "insert into raw values (2, null, 'a', 'b'), (3, null, 'a', 'b'), (4, null, 'a', null), (5, null, 'a', null)"
+        "create temp table raw (_file integer, _line integer, _problem varchar, _f1 varchar, _f2 varchar)"
     )
     conn.execute(
-        "create temp table candidates as select * from (values (3, 2), (4, 2), (5, 4)) t(_line, _first_line)"
+        "insert into raw values (0, 2, null, 'a', 'b'), (0, 3, null, 'a', 'b'), (0, 4, null, 'a', null), "
+        "(0, 5, null, 'a', null), (1, 2, null, 'x', 'y'), (1, 3, null, 'a', 'b')"
+    )
+    conn.execute(
+        "create temp table candidates as select * from (values (0, 3, 2), (0, 4, 2), (0, 5, 4), (1, 3, 2)) "
+        "t(_file, _line, _first_line)"
     )
     conn.execute(build_duplicate_rows_sql(layout, "raw", "candidates", "duplicates"))
-    assert sorted(conn.execute("select _line from duplicates").fetchall()) == [(3,), (5,)]
+    # line 3 of file 1 equals line 2 of file 0, not line 2 of its own file: not a repeat
+    assert sorted(conn.execute("select _file, _line from duplicates").fetchall()) == [(0, 3), (0, 5)]
 
 
 def _luhn_npi_reference(npi: str) -> bool:

@@ -195,7 +195,8 @@ def test_block_fast_path_and_careful_path_agree_with_the_csv_module(
     layout, normalized, stats = normalized_text(path, "products.csv", load_dictionary().feeds["products"])
     got = []
     for record in csv.reader(io.StringIO(normalized)):
-        line, problem, _detail, raw, _trim, *fields = record
+        file_index, line, problem, _detail, raw, _trim, *fields = record
+        assert file_index == "0"
         got.append((int(line), json.loads(raw) if problem else fields))
     assert got == _reference_records(text)[1:]
     assert stats.rows_read == len(got)

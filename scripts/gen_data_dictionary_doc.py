@@ -131,8 +131,10 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "## How a landing file is loaded",
         "",
         "1. **One file = one partition.** The date in the file name is the load date and the partition key. "
-        "A run over a window of load dates loads every file of the feed whose load date is in the window, "
-        "oldest first; a date without a file is left as it is.",
+        "A run over a window of load dates loads every file of the feed whose load date is in the window; "
+        "a date without a file is left as it is. Files with the same header layout load together in "
+        "batches (`ACA_STAGING_BATCH_MB` of landing text at most), but each file is judged on its own: every "
+        "rule below that speaks of the file looks only at that file's lines and load date.",
         "2. **Whole-file checks.** The file is rejected, nothing of it is loaded, the run fails with "
         "`LandingFileError: <file>: <problem>` and the partition keeps its previous load (a `failed` row is "
         "written to `staging.load_audit`) when:",
@@ -158,7 +160,8 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "`staging.quarantine` with *all* its codes. For every file, rows read = rows staged + rows "
         "quarantined (a blocking check).",
         "8. **Replace, in one transaction.** The partition's rows in the feed table and the quarantine are "
-        "deleted and the new ones inserted together with the audit row. Re-delivering a byte-identical file "
+        "deleted and the new ones inserted together with the audit row (one transaction replaces every "
+        "partition of a batch). Re-delivering a byte-identical file "
         "(same sha256, same dictionary) changes nothing: it is audited as `unchanged`. A file with other "
         "bytes replaces the partition. Across loads staging keeps every partition; dbt applies the "
         "cross-load rule of each feed.",

@@ -5,8 +5,9 @@ field may span lines) and PostgreSQL's `COPY` refuses blank lines and ragged row
 streaming Python pass tokenizes the file and writes a *normalized* CSV that both engines bulk
 load (DuckDB `read_csv`, PostgreSQL `COPY`):
 
-    _line, _problem, _detail, _raw, _trim, <one text field per source column / contract column>
+    _file, _line, _problem, _detail, _raw, _trim, <one text field per source column / contract column>
 
+- `_file`: the file's index in its load batch (several files share one raw table).
 - `_line`: physical line (1-based, header = line 1) where the record starts.
 - `_problem`: a record-level reason code (`wrong_field_count`, `not_json_object`) or empty.
 - `_detail`: what the problem was; `_raw`: the raw record as JSON text for problem rows, and
@@ -33,7 +34,7 @@ from typing import IO, Any
 from aca_warehouse.contract.dictionary import Feed
 from aca_warehouse.errors import LandingFileError
 
-FIXED_RAW_COLUMNS = ("_line", "_problem", "_detail", "_raw", "_trim")
+FIXED_RAW_COLUMNS = ("_file", "_line", "_problem", "_detail", "_raw", "_trim")
 WHITESPACE = " \t\r\n"  # what "surrounding whitespace is trimmed" removes (SQL trims the same set)
 _CHUNK_CHARS = 8 << 20  # flush the normalized stream every ~8 MB
 _BLOCK_CHARS = 1 << 20  # lines read and checked at once
@@ -114,13 +115,16 @@ class LandingFileReader:
     """Streams one landing file as normalized CSV text chunks; rejects unreadable files on the way.
 
     Open it as a context manager: the constructor reads the header (CSV), so a file missing a
-    column is rejected before anything is written to the warehouse.
+    column is rejected before anything is written to the warehouse. Every record starts with
+    `file_index`, the file's place in its load batch.
     """
 
-    def __init__(self, path: Path, relative_path: str, feed: Feed) -> None:
+    def __init__(self, path: Path, relative_path: str, feed: Feed, file_index: int = 0) -> None:
         self.path = path
         self.relative_path = relative_path
         self.feed = feed
+        self.file_index = file_index
+        self._prefix = f"{file_index},"
         self.stats = ReadStats()
         self._handle: IO[str] = path.open(
             "r", encoding="utf-8-sig", errors="strict", newline="\n", buffering=_READ_BUFFER
@@ -261,8 +265,9 @@ class LandingFileReader:
         first = self._line_no + 1
         self._line_no += len(bodies)
         self.stats.rows_read += len(bodies)
+        prefix = self._prefix
         return "".join(
-            [f"{n},,,,,{b}\n" for n, b in zip(range(first, first + len(bodies)), bodies, strict=True)]
+            [f"{prefix}{n},,,,,{b}\n" for n, b in zip(range(first, first + len(bodies)), bodies, strict=True)]
         )
 
     def _careful_block(self, lines: list[str], sink: _Sink) -> int:
@@ -272,6 +277,7 @@ class LandingFileReader:
         padding = [None] * width
         writer = csv.writer(sink, lineterminator="\n")
         stats = self.stats
+        index, prefix = self.file_index, self._prefix
         size = 0
         remaining = iter(lines)
         for line in remaining:
@@ -281,11 +287,11 @@ class LandingFileReader:
                 fields = self._parse_quoted_record(line, itertools.chain(remaining, self._handle))
                 stats.rows_read += 1
                 if len(fields) == width:
-                    writer.writerow([start, None, None, None, "t", *fields])
+                    writer.writerow([index, start, None, None, None, "t", *fields])
                 else:
                     stats.problem_rows += 1
                     writer.writerow(
-                        [start, "wrong_field_count", f"{len(fields)} fields, header has {width}",
+                        [index, start, "wrong_field_count", f"{len(fields)} fields, header has {width}",
                          json.dumps(fields, ensure_ascii=False), None, *padding]
                     )  # fmt: skip
                 size += len(line) + 64
@@ -302,46 +308,74 @@ class LandingFileReader:
             stats.rows_read += 1
             if body.count(",") == separators:
                 padded = "\t" in body or " ," in body or ", " in body or body[0] == " " or body[-1] == " "
-                sink.write(f"{self._line_no},,,,{'t' if padded else ''},{body}\n")
+                sink.write(f"{prefix}{self._line_no},,,,{'t' if padded else ''},{body}\n")
             else:
                 stats.problem_rows += 1
                 fields = body.split(",")
                 writer.writerow(
-                    [self._line_no, "wrong_field_count", f"{len(fields)} fields, header has {width}",
+                    [index, self._line_no, "wrong_field_count", f"{len(fields)} fields, header has {width}",
                      json.dumps(fields, ensure_ascii=False), None, *padding]
                 )  # fmt: skip
             size += len(body)
         return size
 
     def _jsonl_chunks(self) -> Iterator[str]:
+        """One normalized record per non-blank line. A record whose fields need no CSV quoting (the
+        usual case: ids, dates, numbers) is formatted directly; any other goes through `csv.writer`."""
         names = self.layout.header
         known = set(names)
-        padding = [None] * (len(names) + 1)  # the contract columns and _extra
+        width = len(names)
+        padding = [None] * (width + 1)  # the contract columns and _extra
         sink = _Sink()
         writer = csv.writer(sink, lineterminator="\n")
+        stats, index, prefix = self.stats, self.file_index, self._prefix
         size = 0
         for line in self._handle:
             self._line_no += 1
-            body = _strip_terminator(line)
-            if not body.strip():
-                self.stats.blank_lines += 1
+            body = line[:-1] if line[-1:] == "\n" else line  # _strip_terminator, inlined
+            if body[-1:] == "\r":
+                body = body[:-1]
+            if not body or body.isspace():  # the same whitespace as str.strip()
+                stats.blank_lines += 1
                 continue
-            self.stats.rows_read += 1
+            stats.rows_read += 1
             parsed, problem = _parse_json_object(body)
             if parsed is None:
-                self.stats.problem_rows += 1
-                writer.writerow([self._line_no, "not_json_object", problem, json.dumps(body), None, *padding])
+                stats.problem_rows += 1
+                writer.writerow(
+                    [index, self._line_no, "not_json_object", problem, json.dumps(body), None, *padding]
+                )
             else:
-                values = [_json_value_text(parsed.get(name)) for name in names]
-                extra_keys = [k for k in parsed if k not in known]
-                extra = _dump_json({k: parsed[k] for k in extra_keys}) if extra_keys else None
-                writer.writerow([self._line_no, None, None, body, None, *values, extra])
+                values = [  # _json_value_text, inlined for the usual plain string
+                    (v.strip(WHITESPACE) or None) if type(v) is str else _json_value_text(v)
+                    for v in map(parsed.get, names)
+                ]
+                extra = None
+                if not known.issuperset(parsed):  # unknown keys, kept as a JSON object
+                    extra = _dump_json({k: v for k, v in parsed.items() if k not in known})
+                fields = ",".join([v or "" for v in values])
+                plain = extra is None and '"' not in fields and fields.count(",") == width - 1
+                if plain and "\n" not in fields and "\r" not in fields and "\r" not in body:
+                    raw = body if _plain_field(body) else _quoted_field(body)
+                    sink.write(f"{prefix}{self._line_no},,,{raw},,{fields},\n")
+                else:
+                    writer.writerow([index, self._line_no, None, None, body, None, *values, extra])
             size += len(body) + 64
             if size >= _CHUNK_CHARS:
                 yield self._check_chunk(sink.take())
                 size = 0
         if sink.parts:
             yield self._check_chunk(sink.take())
+
+
+def _plain_field(text: str) -> bool:
+    """True when csv.writer writes the text as it is: no delimiter, quote or line break in it."""
+    return not ("," in text or '"' in text or "\n" in text or "\r" in text)
+
+
+def _quoted_field(text: str) -> str:
+    """A text with a quote or comma but no line break, as csv.writer writes it: quoted, quotes doubled."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 class _JsonNumber(str):
@@ -367,12 +401,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every line (json.loads with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant)
+
+
 def _parse_json_object(body: str) -> tuple[dict[str, Any] | None, str]:
     """The line's object with numbers kept as their exact text, or None and why it is not one."""
     try:
-        value = json.loads(
-            body, parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant
-        )
+        # json.loads refuses a leading byte-order mark with its own message; keep that message.
+        value = json.loads(body) if body.startswith("\ufeff") else _DECODER.decode(body)
     except (ValueError, RecursionError) as exc:
         return None, f"invalid JSON: {str(exc)[:200]}"
     if not isinstance(value, dict):

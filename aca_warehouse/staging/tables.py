@@ -60,7 +60,11 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("message", "text", "what happened (the error for a failed load)"),
     ("started_at", "timestamptz", "start of the load"),
     ("finished_at", "timestamptz", "end of the load"),
-    ("duration_seconds", "float8", "wall time of the load"),
+    (
+        "duration_seconds",
+        "float8",
+        "wall time of the load (files loaded in one batch: their share of the batch's time, by size)",
+    ),
     ("dagster_run_id", "text", "the Dagster run that loaded it"),
 )
 

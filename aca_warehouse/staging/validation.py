@@ -1,14 +1,18 @@
 """Validation SQL generated from the data dictionary: raw text records -> typed rows with reason codes.
 
-Two statements per file, the same text for DuckDB and PostgreSQL except for the few spellings
-in `Dialect`:
+The statements judge a whole load batch at once (several files with one header layout in one
+raw table, told apart by `_file`); every rule that looks at "the file" is partitioned by `_file`.
+The same text serves DuckDB and PostgreSQL except for the few spellings in `Dialect`:
 
 1. `build_typed_table_sql`: raw text trimmed (blank -> null) and safely cast (a value that does
-   not parse becomes null; nothing ever raises), plus a hash of each raw record.
-2. `build_checked_table_sql`: one boolean per column check (`flagged`), row rules guarded so they
-   only see valid values, duplicate rows (hash candidates verified field by field against the
-   raw table) and duplicate keys (first line wins), crosswalk overlaps; then per record the
-   sorted `;`-joined `_reason_codes` ('' = the row is staged) and `_reason_details`.
+   not parse becomes null; nothing ever raises), plus a hash of each raw record and the load
+   date of the record's file (from the batch's files table).
+2. `build_repeat_candidates_sql` / `build_duplicate_rows_sql`: exact repeats of an earlier line
+   of the same file (hash candidates verified field by field against the raw table).
+3. `build_checked_table_sql`: one boolean per column check (`flagged`), row rules guarded so they
+   only see valid values, duplicate rows and duplicate keys (first line of the file wins),
+   crosswalk overlaps within the file; then per record the sorted `;`-joined `_reason_codes`
+   ('' = the row is staged) and `_reason_details`.
 
 The raw values of bad rows are joined back from the raw table only when the quarantine is
 written (`raw_values_sql`), so good rows never pay for JSON.
@@ -17,7 +21,6 @@ written (`raw_values_sql`), so good rows never pay for JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from aca_warehouse.contract.dictionary import Column, Dictionary, Feed, RowRule
 from aca_warehouse.staging.dialect import Dialect, sql_literal, sql_string
@@ -198,7 +201,8 @@ def _overlap_sql(rule: RowRule, flags: list[tuple[Flag, str]]) -> str:
     same = " and ".join(f"e.{c} = f.{c}" for c in rule.same)
     different = " or ".join(f"e.{c} <> f.{c}" for c in rule.different)
     return (
-        f"exists (select 1 from flagged e where {same} and e._line < f._line and ({different})"
+        f"exists (select 1 from flagged e where e._file = f._file and {same} and e._line < f._line"
+        f" and ({different})"
         f" and e.{start} <= coalesce(f.{end}, {_FAR_FUTURE}) and f.{start} <= coalesce(e.{end}, {_FAR_FUTURE})"
         f" and e._problem is null and not e._dup_row and not e._key_repeat and {_guard(flags, rule.uses, 'e.')})"
     )
@@ -234,16 +238,19 @@ def build_typed_table_sql(
     layout: RawLayout,
     raw_table: str,
     typed_table: str,
-    load_date: date,
+    files_table: str,
 ) -> str:
     """`create temp table <typed_table> as ...`: raw text trimmed (blank -> null) and safely cast.
 
-    Columns: `_line`, `_problem`, `_detail`, `_row_hash`, `_load_date`, `_extra_json`, every
-    contract column typed (null when its text does not parse) and, for non-text columns, the
-    trimmed text as `_s_<column>` (so a value that failed to parse can be told from a null).
+    Columns: `_file`, `_line`, `_problem`, `_detail`, `_row_hash`, `_load_date`, `_extra_json`,
+    every contract column typed (null when its text does not parse) and, for non-text columns,
+    the trimmed text as `_s_<column>` (so a value that failed to parse can be told from a null).
+    `files_table` (`_file`, `_load_date`) lists the batch's files that were read to the end: the
+    inner join leaves out any records of a file rejected halfway through.
     """
     cols = layout.feed.columns
     source = [
+        "_file",
         "_line",
         "_problem",
         "_detail",
@@ -258,8 +265,7 @@ def build_typed_table_sql(
         source.append(f"case when _problem is null then {dialect.json_object_text(pairs)} end as _extra_json")
     else:
         source.append(f"cast(null as {dialect.text}) as _extra_json")
-    typed = ["_line", "_problem", "_detail", "_row_hash", "_extra_json"]
-    typed.append(f"cast({sql_string(load_date.isoformat())} as date) as _load_date")
+    typed = ["s._file", "_line", "_problem", "_detail", "_row_hash", "_extra_json", "fl._load_date"]
     for col in cols:
         typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
         if col.type != "text":
@@ -268,37 +274,43 @@ def build_typed_table_sql(
     fence = "" if dialect.is_duckdb else "\n    offset 0"  # PostgreSQL: trim once, not once per use
     return (
         f"create temp table {typed_table} as\nselect\n    {nl.join(typed)}\nfrom (\n"
-        f"    select\n    {nl.join(source)}\n    from {raw_table}{fence}\n) s"
+        f"    select\n    {nl.join(source)}\n    from {raw_table}{fence}\n) s\n"
+        f"join {files_table} fl on fl._file = s._file"
     )
 
 
 def build_repeat_candidates_sql(typed_table: str, candidates_table: str) -> str:
-    """`create temp table <candidates_table>`: (line, first line with the same record hash) of
-    every later line whose raw record hash repeats an earlier one (usually a handful of rows)."""
+    """`create temp table <candidates_table>`: (file, line, first line of the file with the same
+    record hash) of every later line whose raw record hash repeats an earlier line of its file
+    (usually a handful of rows)."""
     return f"""create temp table {candidates_table} as
-select t._line, f._first_line
+select t._file, t._line, f._first_line
 from {typed_table} t
 join (
-    select _row_hash, min(_line) as _first_line from {typed_table} where _problem is null group by _row_hash
-) f on f._row_hash = t._row_hash
+    select _file, _row_hash, min(_line) as _first_line from {typed_table}
+    where _problem is null group by _file, _row_hash
+) f on f._file = t._file and f._row_hash = t._row_hash
 where t._line > f._first_line"""
 
 
 def build_duplicate_rows_sql(
     layout: RawLayout, raw_table: str, candidates_table: str, duplicates_table: str
 ) -> str:
-    """`create temp table <duplicates_table>`: the candidate lines whose raw fields all equal their
-    first line's (the hash only proposes; this compares field by field, on the few rows involved)."""
+    """`create temp table <duplicates_table>`: (file, line) of the candidate lines whose raw fields
+    all equal their first line's (the hash only proposes; this compares field by field, on the few
+    rows involved)."""
     same = " and ".join(f"a.{c} is not distinct from b.{c}" for c in layout.duplicate_row_columns)
     return f"""create temp table {duplicates_table} as
-with involved as (
-    select r.* from {raw_table} r
-    where r._line in (select _line from {candidates_table} union all select _first_line from {candidates_table})
+with wanted as (
+    select _file, _line from {candidates_table} union select _file, _first_line from {candidates_table}
+),
+involved as (
+    select r.* from {raw_table} r join wanted w on w._file = r._file and w._line = r._line
 )
-select c._line
+select c._file, c._line
 from {candidates_table} c
-join involved a on a._line = c._line
-join involved b on b._line = c._first_line
+join involved a on a._file = c._file and a._line = c._line
+join involved b on b._file = c._file and b._line = c._first_line
 where {same}"""
 
 
@@ -312,10 +324,11 @@ def build_checked_table_sql(
 ) -> str:
     """`create temp table <checked_table> as ...`: every typed record judged and explained.
 
-    The checked table has `_line`, `_reason_codes` ('' = staged), `_reason_details`, the typed
-    contract columns and `_extra_json`; the raw values of bad rows are joined back from the raw
-    table by `_line` when the quarantine is written (see `raw_values_sql`). `duplicates_table`
-    lists the lines that exactly repeat an earlier line (`build_duplicate_rows_sql`).
+    The checked table has `_file`, `_line`, `_reason_codes` ('' = staged), `_reason_details`, the
+    typed contract columns and `_extra_json`; the raw values of bad rows are joined back from the
+    raw table by (`_file`, `_line`) when the quarantine is written (see `raw_values_sql`).
+    `duplicates_table` lists the lines that exactly repeat an earlier line of their file
+    (`build_duplicate_rows_sql`). Keys, repeats and overlaps are compared within a file only.
     """
     feed = layout.feed
     cols = feed.columns
@@ -328,15 +341,27 @@ def build_checked_table_sql(
     flagged.append("coalesce(t._line > kf._first_line, false) as _key_repeat")
     key_cols = ", ".join(key)
     key_not_null = " and ".join(f"{c} is not null" for c in key)
-    key_join = " and ".join(f"kf._k_{c} = t.{c}" for c in key)
+    key_join = " and ".join(["kf._k_file = t._file", *[f"kf._k_{c} = t.{c}" for c in key]])
     key_aliases = ", ".join(f"{c} as _k_{c}" for c in key)
 
     # ruled: row rules (guarded so they only see valid values), duplicate keys
+    # overlaps: one CTE per overlap rule listing the lines that overlap an earlier line of their
+    # file; a semi-join there (not a correlated subquery per row, which PostgreSQL evaluates as a
+    # scan of every row of the batch) keeps the rule linear in the batch
     rule_flags: list[tuple[Flag, str]] = []
+    overlap_ctes: list[str] = []
+    overlap_joins: list[str] = []
     for i, rule in enumerate(feed.rules):
         flag = Flag(f"_r{i}", rule.code, f"{rule.code}: {rule.description}", None)
         if rule.kind == "overlap_with_earlier_row":
-            condition = f"{_guard(flags, rule.uses, 'f.')} and {_overlap_sql(rule, flags)}"
+            overlap_ctes.append(
+                f"overlap_{i} as (\n    select f._file as _o_file, f._line as _o_line from flagged f\n"
+                f"    where {_overlap_sql(rule, flags)}\n)"
+            )
+            overlap_joins.append(
+                f"\n    left join overlap_{i} o{i} on o{i}._o_file = f._file and o{i}._o_line = f._line"
+            )
+            condition = f"{_guard(flags, rule.uses, 'f.')} and o{i}._o_line is not null"
         else:
             condition = f"{_guard(flags, rule.uses, 'f.')} and ({rule.violated_when})"
         rule_flags.append((flag, condition))
@@ -356,6 +381,7 @@ def build_checked_table_sql(
     detail_parts = [f"case when {flag.name} then {sql_string(flag.detail)} end" for flag in all_flags]
     any_flag = " or ".join(flag.name for flag in all_flags)  # most rows are good: skip building their text
     final = [
+        "_file",
         "_line",
         f"case when _problem is not null then _problem when {any_flag} "
         f"then {dialect.concat_ws(';', code_parts)} else '' end as _reason_codes",
@@ -373,20 +399,20 @@ def build_checked_table_sql(
     nl = ",\n        "
     return f"""create temp table {checked_table} as
 with key_first as (
-    select {key_aliases}, min(_line) as _first_line from {typed_table}
-    where _problem is null and {key_not_null} group by {key_cols}
+    select _file as _k_file, {key_aliases}, min(_line) as _first_line from {typed_table}
+    where _problem is null and {key_not_null} group by _file, {key_cols}
 ),
 flagged as {"materialized " if overlap else ""}(
     select t.*,
         {nl.join(flagged)}
     from {typed_table} t
-    left join {duplicates_table} dr on dr._line = t._line
+    left join {duplicates_table} dr on dr._file = t._file and dr._line = t._line
     left join key_first kf on {key_join}{fence}
-),
+),{"".join(chr(10) + cte + "," for cte in overlap_ctes)}
 ruled as (
     select f.*,
         {nl.join(ruled)}
-    from flagged f{fence}
+    from flagged f{"".join(overlap_joins)}{fence}
 )
 select
     {nl.join(final)}
