@@ -18,7 +18,7 @@ WAREHOUSE_KINDS = ("duckdb", "postgres")
 # joins and sorts spill to a temp directory beside the warehouse file instead.
 DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
 # Landing text the staging loader reads into one batch (one set of SQL statements for many files).
-STAGING_BATCH_MB_DEFAULT = 256
+STAGING_BATCH_MB_DEFAULT = 64
 
 
 @dataclass(frozen=True)

@@ -424,7 +424,7 @@ def test_the_batch_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     from aca_warehouse.settings import load_settings
 
     monkeypatch.delenv("ACA_STAGING_BATCH_MB", raising=False)
-    assert load_settings().staging_batch_bytes == 256 << 20
+    assert load_settings().staging_batch_bytes == 64 << 20
     monkeypatch.setenv("ACA_STAGING_BATCH_MB", "8")
     assert load_settings().staging_batch_bytes == 8 << 20
     monkeypatch.setenv("ACA_STAGING_BATCH_MB", "0")
