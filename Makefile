@@ -52,7 +52,7 @@ ui: dbt-manifest  ## the Dagster UI on http://127.0.0.1:3000
 lint: venv  ## ruff on Python, sqlfluff on the dbt SQL
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	cd dbt && ACA_DBT_TARGET=duckdb $(RUN) sqlfluff lint models
+	cd dbt && ACA_DBT_TARGET=duckdb ACA_DUCKDB_PATH_ABS=:memory: ACA_MEMBER_KEY_SECRET=$${ACA_MEMBER_KEY_SECRET:-lint} $(RUN) sqlfluff lint models
 
 bench: dbt-manifest  ## benchmarks at several scales (long); results in bench/results and docs/BENCHMARKS.md
 	$(RUN) python -m bench.run

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
+from aca_warehouse.assets.dbt import PARTIAL_PARSE_FILE, parse_cache_dir
 from aca_warehouse.resources import LandingDirResource
 
 from .conftest import DEMO_START
@@ -164,3 +165,5 @@ def test_range_run_equals_day_by_day_runs(tmp_path: Path, demo_landing: Path, ma
             assert run_range(defs, instance, day, day).success
 
     assert marts_snapshot(one_run) == marts_snapshot(daily)
+    # The window travels in the environment, not in --vars, so these runs kept dbt's parse state.
+    assert (parse_cache_dir(daily) / PARTIAL_PARSE_FILE).stat().st_size > 0

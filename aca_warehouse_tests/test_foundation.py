@@ -12,6 +12,7 @@ from dagster import Definitions
 
 from aca_warehouse.cli import main
 from aca_warehouse.errors import ConfigurationError
+from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.settings import load_settings, parse_pg_dsn
 
 from .conftest import WAREHOUSE_KINDS
@@ -141,3 +142,20 @@ def test_console_script_installed() -> None:
         [sys.executable, "-m", "aca_warehouse.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "run" in out
+
+
+@pytest.mark.unit
+def test_dbt_parse_cache_is_per_connection_and_holds_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aca_warehouse.assets.dbt import parse_cache_dir, window_env
+
+    a = WarehouseResource(kind="duckdb", duckdb_path="/tmp/a.duckdb")
+    b = WarehouseResource(kind="duckdb", duckdb_path="/tmp/b.duckdb")
+    assert parse_cache_dir(a) != parse_cache_dir(b)
+    monkeypatch.setenv("ACA_MEMBER_KEY_SECRET", "another-secret-value")
+    assert parse_cache_dir(a) == parse_cache_dir(
+        WarehouseResource(kind="duckdb", duckdb_path="/tmp/a.duckdb")
+    )
+    assert window_env({"min_date": "2025-01-01", "max_date": "2025-01-02"}) == {
+        "ACA_LOAD_WINDOW_MIN_DATE": "2025-01-01",
+        "ACA_LOAD_WINDOW_MAX_DATE": "2025-01-02",
+    }

@@ -113,13 +113,17 @@ def _one_more_day(work: Path, landing: Path, start: date, history_days: int, lab
     )
 
 
-def floor_seconds(landing: Path, work: Path) -> float:
-    """The raw-engine floor: the same claim files read by DuckDB's read_csv into one table."""
+def floor_seconds(landing: Path, work: Path, before: date | None = None) -> float:
+    """The raw-engine floor: the same claim files read by DuckDB's read_csv into one table
+    (the files of load dates before `before`, when given: those the full load read)."""
     con = duckdb.connect(str(work / "floor.duckdb"))
-    pattern = str(landing / "claims_system" / "claims" / "claims_*.csv")
+    files = sorted((landing / "claims_system" / "claims").glob("claims_*.csv"))
+    if before is not None:
+        files = [f for f in files if f.stem.rsplit("_", 1)[-1] < before.isoformat()]
+    listing = ", ".join(f"'{f}'" for f in files)
     seconds, _ = timed(
         con.execute,
-        f"create or replace table claims as select * from read_csv('{pattern}', all_varchar=true)",
+        f"create or replace table claims as select * from read_csv([{listing}], all_varchar=true)",
     )
     con.close()
     return seconds
@@ -153,7 +157,11 @@ def query_latency(db_path: Path, repeats: int) -> dict:
     }
 
 
-def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, peer: bool) -> ScaleResult:
+def bench_scale(
+    members: int, days: int, start: date, work: Path, quick: bool, peer: bool, light: bool = False
+) -> ScaleResult:
+    """Measure one scale point. `light` skips the two whole-history re-runs (UI backfill, backfill
+    again), which at the largest scale would each cost as much as the full load again."""
     from aca_warehouse.generator import generate
 
     result = ScaleResult(members=members, days=days, start=start.isoformat())
@@ -185,17 +193,41 @@ def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, p
         flush=True,
     )
 
-    full = _load(work, landing, "full_load")
+    # The full load is every load date but the last; the last is then "one more day after all
+    # history" on the same warehouse (a second whole-history load only for that would double the
+    # cost of a scale point). The floor reads the same claim files as the full load.
+    last = start + timedelta(days=days - 1)
+    full = _load(work, landing, "full_load", ["--to", (last - timedelta(days=1)).isoformat()])
     result.full_load = {**asdict(full), "step_seconds": step_seconds(work / "full_load.log")}
-    result.floor_seconds = floor_seconds(landing, work)
+    result.floor_seconds = floor_seconds(landing, work, before=last)
     print(
         f"   full load {full.seconds:.1f}s (peak {full.peak_rss_mb:.0f} MB); floor {result.floor_seconds:.2f}s",
         flush=True,
     )
 
+    day_long = _load(work, landing, "one_day_long", ["--from", last.isoformat(), "--to", last.isoformat()])
+    result.incremental_day = {
+        "history_days": days - 1,
+        **asdict(day_long),
+        "step_seconds": step_seconds(work / "one_day_long.log"),
+    }
     # Backfill as the UI launches it: every asset over every load date, through dagster dev's
     # daemon, on a fresh warehouse: the cost of rebuilding history compared with the CLI full load.
-    last = start + timedelta(days=days - 1)
+    if light:
+        result.notes.append("light point: UI backfill and backfill-again not run (see the smaller scales)")
+    else:
+        _history_reruns(result, work, landing, start, last)
+    _day_after_a_month(result, work, landing, start, days)
+    result.queries = query_latency(work / "warehouse.duckdb", repeats=5 if quick else 20)
+    if peer:
+        from bench.peer import peer_baseline
+
+        result.peer = peer_baseline(landing, work)
+    return result
+
+
+def _history_reruns(result: ScaleResult, work: Path, landing: Path, start: date, last: date) -> None:
+    days = result.days
     from bench.ui_backfill import ui_backfill
 
     result.ui_backfill = asdict(ui_backfill(landing, work, start, last))
@@ -212,32 +244,21 @@ def bench_scale(members: int, days: int, start: date, work: Path, quick: bool, p
     result.backfill_again = {**asdict(again), "step_seconds": step_seconds(work / "backfill_again.log")}
     print(f"   backfill of all {days} days again, one run: {again.seconds:.1f}s", flush=True)
 
-    # Incremental day: the cost of one more day after a month of history and after all of it.
+
+def _day_after_a_month(result: ScaleResult, work: Path, landing: Path, start: date, days: int) -> None:
+    """One more load date after about a month of history, on a fresh warehouse."""
     short_days = min(30, days - 2)
     day_short = _one_more_day(work, landing, start, short_days, "short")
-    day_long = _one_more_day(work, landing, start, days - 1, "long")
-    result.incremental_day = {
-        "history_days": days - 1,
-        **asdict(day_long),
-        "step_seconds": step_seconds(work / "one_day_long.log"),
-    }
     result.incremental_day_short = {
         "history_days": short_days,
         **asdict(day_short),
         "step_seconds": step_seconds(work / "one_day_short.log"),
     }
+    long = (result.incremental_day or {}).get("seconds", 0.0)
     print(
-        f"   one more day after {short_days} days: {day_short.seconds:.1f}s; after {days - 1} days: "
-        f"{day_long.seconds:.1f}s",
+        f"   one more day after {short_days} days: {day_short.seconds:.1f}s; after {days - 1} days: {long:.1f}s",
         flush=True,
     )
-
-    result.queries = query_latency(work / "warehouse.duckdb", repeats=5 if quick else 20)
-    if peer:
-        from bench.peer import peer_baseline
-
-        result.peer = peer_baseline(landing, work)
-    return result
 
 
 def _ratio(numerator: float, denominator: float | None, fmt: str = "{:.2f}") -> str:
@@ -332,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run the peer baseline (pandas + to_sql + rebuild); default: at scales up to --peer-max-members",
     )
     parser.add_argument("--peer-max-members", type=int, default=100_000)
+    parser.add_argument(
+        "--light-above",
+        type=int,
+        default=500_000,
+        help="above this many members, skip the UI backfill and backfill-again re-runs",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
     args = parser.parse_args(argv)
     if args.scales:
@@ -349,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
             peer = (
                 args.peer if args.peer is not None else (not args.quick and members <= args.peer_max_members)
             )
-            results.append(bench_scale(members, days, start, work, args.quick, peer))
+            results.append(
+                bench_scale(members, days, start, work, args.quick, peer, light=members > args.light_above)
+            )
             write_report(results, args.quick)  # figures so far survive a later scale's failure
         finally:
             if not args.keep:

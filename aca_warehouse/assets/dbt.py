@@ -12,12 +12,13 @@ The manifest is read, never built, at import: prepare it with
 in dbt/); `dagster dev` prepares it itself through `prepare_if_dev()`.
 """
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ class DbtBuildConfig(Config):
 
 
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
-    """The partition window as dbt vars (half-open: min_date <= load date < max_date)."""
+    """The partition window (half-open: min_date <= load date < max_date)."""
     if not context.has_partition_key and not context.has_partition_key_range:
         return {"min_date": "1900-01-01", "max_date": "9999-12-31"}
     window = context.partition_time_window
@@ -91,30 +92,75 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
 POSTGRES_SESSION_OPTIONS = "-c jit=off"
 
 
+def window_env(window: Mapping[str, str]) -> dict[str, str]:
+    """The window as the environment variables the `in_load_window` macro reads at execution.
+
+    Not `--vars`: dbt re-parses the whole project when vars change (about 3 s), while an
+    environment variable read only at execution leaves its partial-parse state valid."""
+    return {f"ACA_LOAD_WINDOW_{name.upper()}": value for name, value in window.items()}
+
+
 @contextmanager
-def dbt_subprocess_env(warehouse: WarehouseResource) -> Iterator[None]:
-    """Environment for the dbt subprocess: libpq session options on PostgreSQL, restored after."""
-    if warehouse.kind != "postgres":
-        yield
-        return
-    saved = os.environ.get("PGOPTIONS")
-    os.environ["PGOPTIONS"] = (
-        f"{saved} {POSTGRES_SESSION_OPTIONS}".strip() if saved else POSTGRES_SESSION_OPTIONS
-    )
+def dbt_subprocess_env(warehouse: WarehouseResource, window: Mapping[str, str]) -> Iterator[None]:
+    """Environment for the dbt subprocess (it starts inside `cli()`), restored afterwards: the
+    warehouse connection, the load window, and libpq session options on PostgreSQL."""
+    overrides = {**warehouse.dbt_env(), **window_env(window)}
+    if warehouse.kind == "postgres":
+        saved_options = os.environ.get("PGOPTIONS")
+        overrides["PGOPTIONS"] = (
+            f"{saved_options} {POSTGRES_SESSION_OPTIONS}".strip()
+            if saved_options
+            else POSTGRES_SESSION_OPTIONS
+        )
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PGOPTIONS", None)
-        else:
-            os.environ["PGOPTIONS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
-def build_args(vars_: Mapping[str, str], *, full_refresh: bool) -> list[str]:
-    args = ["build", "--vars", json.dumps(dict(vars_))]
-    if full_refresh:
-        args.append("--full-refresh")
-    return args
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def parse_cache_dir(warehouse: WarehouseResource) -> Path:
+    """Where dbt's partial-parse state for this warehouse is kept between runs.
+
+    Each run writes its artifacts to a scratch directory (rendered SQL holds the member-key
+    secret), which would make every run parse the project from scratch. The parse state itself
+    holds no secret (the secret is read only at execution, the profile only as a hash), so it is
+    kept under dbt/target/parse-cache/, one file per warehouse connection (ACA_DBT_PARSE_CACHE to
+    move it)."""
+    connection = {k: v for k, v in warehouse.dbt_env().items() if k != "ACA_MEMBER_KEY_SECRET"}
+    key = hashlib.sha256(json.dumps(connection, sort_keys=True).encode()).hexdigest()[:16]
+    root = os.environ.get("ACA_DBT_PARSE_CACHE") or dbt_project.project_dir / "target" / "parse-cache"
+    return Path(root) / key
+
+
+def restore_parse_state(cache: Path, scratch: Path) -> None:
+    with suppress(OSError):
+        shutil.copyfile(cache / PARTIAL_PARSE_FILE, scratch / PARTIAL_PARSE_FILE)
+
+
+def save_parse_state(scratch: Path, cache: Path) -> None:
+    """Keep the run's parse state for the next run (atomically: runs may finish side by side).
+    A read-only location only costs the next run a full parse."""
+    produced = scratch / PARTIAL_PARSE_FILE
+    if not produced.exists():
+        return
+    with suppress(OSError):
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
+        shutil.copyfile(produced, partial)
+        os.replace(partial, cache / PARTIAL_PARSE_FILE)
+
+
+def build_args(*, full_refresh: bool) -> list[str]:
+    return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
 @dbt_assets(
@@ -132,19 +178,21 @@ def aca_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     """One `dbt build` for the run's load-date window: dims rebuilt, facts incremental, marts refreshed."""
-    os.environ.update(warehouse.dbt_env())
-    vars_ = window_vars(context)
+    window = window_vars(context)
     context.log.info(
-        f"dbt build on {warehouse.description} for load dates [{vars_['min_date']}, {vars_['max_date']})"
+        f"dbt build on {warehouse.description} for load dates [{window['min_date']}, {window['max_date']})"
     )
     # Rendered SQL contains the member-key secret: keep dbt's target/log files in a scratch dir.
     scratch = Path(tempfile.mkdtemp(prefix="aca-dbt-"))
+    cache = parse_cache_dir(warehouse)
+    restore_parse_state(cache, scratch)
     try:
-        with dbt_subprocess_env(warehouse):  # the dbt subprocess starts inside cli()
+        with dbt_subprocess_env(warehouse, window):  # the dbt subprocess starts inside cli()
             invocation = dbt.cli(
-                build_args(vars_, full_refresh=config.full_refresh), context=context, target_path=scratch
+                build_args(full_refresh=config.full_refresh), context=context, target_path=scratch
             )
         yield from invocation.stream()
+        save_parse_state(scratch, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

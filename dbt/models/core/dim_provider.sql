@@ -9,7 +9,7 @@
 with provider_rows as (
     select
         *,
-        row_number() over (partition by npi order by _load_date desc, _source_line) as recency,
+        row_number() over (partition by npi order by _load_date desc, _source_line asc) as recency,
         min(_load_date) over (partition by npi) as first_snapshot_date
     from {{ source('staging', 'providers') }}
 ),
