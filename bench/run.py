@@ -103,6 +103,25 @@ def step_seconds(log: Path) -> dict[str, float]:
     return dict(sorted(steps.items(), key=lambda kv: -kv[1]))
 
 
+_DBT_NODE_DONE = re.compile(
+    r"\d+ of \d+ (?:OK created|PASS|WARN \d+|ERROR creating|FAIL \d+) "
+    r"(?:sql \w+ model |data test )?([\w.]+) \.+ \[.*? in ([0-9.]+)s\]"
+)
+
+
+def dbt_node_seconds(log: Path, top: int = 12) -> dict[str, float]:
+    """Wall time of dbt's slowest nodes (models and tests) in a run, from dbt's own lines in the log."""
+    nodes: dict[str, float] = {}
+    for match in _DBT_NODE_DONE.finditer(log.read_text(errors="replace")):
+        nodes[match.group(1)] = nodes.get(match.group(1), 0.0) + float(match.group(2))
+    ranked = sorted(nodes.items(), key=lambda kv: -kv[1])
+    return {"all_nodes": round(sum(nodes.values()), 2), **dict(ranked[:top])}
+
+
+def _profile(log: Path) -> dict:
+    return {"step_seconds": step_seconds(log), "dbt_node_seconds": dbt_node_seconds(log)}
+
+
 def _one_more_day(work: Path, landing: Path, start: date, history_days: int, label: str) -> Measurement:
     """Load `history_days` days into a fresh warehouse, then measure the next day alone."""
     db = f"incremental_{label}.duckdb"
@@ -198,7 +217,7 @@ def bench_scale(
     # cost of a scale point). The floor reads the same claim files as the full load.
     last = start + timedelta(days=days - 1)
     full = _load(work, landing, "full_load", ["--to", (last - timedelta(days=1)).isoformat()])
-    result.full_load = {**asdict(full), "step_seconds": step_seconds(work / "full_load.log")}
+    result.full_load = {**asdict(full), **_profile(work / "full_load.log")}
     result.floor_seconds = floor_seconds(landing, work, before=last)
     print(
         f"   full load {full.seconds:.1f}s (peak {full.peak_rss_mb:.0f} MB); floor {result.floor_seconds:.2f}s",
@@ -209,7 +228,7 @@ def bench_scale(
     result.incremental_day = {
         "history_days": days - 1,
         **asdict(day_long),
-        "step_seconds": step_seconds(work / "one_day_long.log"),
+        **_profile(work / "one_day_long.log"),
     }
     # Backfill as the UI launches it: every asset over every load date, through dagster dev's
     # daemon, on a fresh warehouse: the cost of rebuilding history compared with the CLI full load.
@@ -252,7 +271,7 @@ def _day_after_a_month(result: ScaleResult, work: Path, landing: Path, start: da
     result.incremental_day_short = {
         "history_days": short_days,
         **asdict(day_short),
-        "step_seconds": step_seconds(work / "one_day_short.log"),
+        **_profile(work / "one_day_short.log"),
     }
     long = (result.incremental_day or {}).get("seconds", 0.0)
     print(
