@@ -9,6 +9,7 @@ import platform
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +53,28 @@ class ScaleResult:
     queries: dict | None = None
     peer: dict | None = None
     notes: list[str] = field(default_factory=list)
+    measured: str = ""  # date the scale point was measured
+    commit: str = ""  # the project's commit it was measured on
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return ""
+    return out.stdout.strip()
+
+
+def previous_results(path: Path) -> dict[tuple[int, int], ScaleResult]:
+    """Scale points measured by earlier runs (kept in the report unless measured again)."""
+    if not path.exists():
+        return {}
+    known = set(ScaleResult.__dataclass_fields__)
+    scales = json.loads(path.read_text()).get("scales", [])
+    kept = [ScaleResult(**{k: v for k, v in s.items() if k in known}) for s in scales]
+    return {(r.members, r.days): r for r in kept}
 
 
 def _count_rows(landing: Path) -> dict[str, int]:
@@ -183,7 +206,13 @@ def bench_scale(
     again), which at the largest scale would each cost as much as the full load again."""
     from aca_warehouse.generator import generate
 
-    result = ScaleResult(members=members, days=days, start=start.isoformat())
+    result = ScaleResult(
+        members=members,
+        days=days,
+        start=start.isoformat(),
+        measured=time.strftime("%Y-%m-%d"),
+        commit=_commit(),
+    )
     landing = work / "landing"
     print(f"== {members:,} members x {days} days", flush=True)
     if members > GENERATE_MAX_MEMBERS:  # the generator holds the window in memory: replicate a base
@@ -284,6 +313,10 @@ def _ratio(numerator: float, denominator: float | None, fmt: str = "{:.2f}") -> 
     return fmt.format(numerator / denominator) if denominator else "n/a"
 
 
+def _seconds_and_ratio(seconds: float, full: float) -> str:
+    return f"{seconds:.1f} ({_ratio(seconds, full)}x)" if seconds else "not run"
+
+
 def _peer_table(results: list[ScaleResult]) -> str:
     """Our full load next to the peer baseline (pandas + to_sql into PostgreSQL + dbt full refresh)."""
     rows = [r for r in results if r.peer]
@@ -337,7 +370,7 @@ def write_report(results: list[ScaleResult], quick: bool) -> None:
         lines.append(
             f"| {r.members:,} | {r.days} | {claims:,} | {_ratio(r.generator_rows, r.generator_seconds, '{:,.0f}')} "
             f"| {full:.1f} | {(r.full_load or {}).get('peak_rss_mb', 0):.0f} | {r.floor_seconds or 0:.2f} "
-            f"| {_ratio(full, r.floor_seconds)}x | {ui:.1f} ({_ratio(ui, full)}x) | {again:.1f} ({_ratio(again, full)}x) "
+            f"| {_ratio(full, r.floor_seconds)}x | {_seconds_and_ratio(ui, full)} | {_seconds_and_ratio(again, full)} "
             f"| {short:.1f} / {long:.1f} ({_ratio(long, short)}x) "
             f"| {(q.get('p50_ms') or 0):.1f} / {(q.get('p95_ms') or 0):.1f} |"
         )
@@ -352,9 +385,10 @@ def write_report(results: list[ScaleResult], quick: bool) -> None:
     doc = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{marker}\n{marker}\n"
     head, _, rest = doc.partition(marker)
     _, _, tail = rest.partition(marker)
+    when = ", ".join(f"{r.members:,} x {r.days} on {r.measured or '?'} ({r.commit or '?'})" for r in results)
     header = (
-        f"Measured {machine['date']} on {machine['cores']} cores, {machine['memory_gb']} GB, "
-        f"Python {machine['python']} ({'quick mode' if quick else 'full run'}).\n\n"
+        f"Measured on {machine['cores']} cores, {machine['memory_gb']} GB, Python {machine['python']} "
+        f"({'quick mode' if quick else 'full run'}): {when}.\n\n"
     )
     if not quick:  # a quick run prints its table and keeps the measured figures in the doc
         DOC.write_text(f"{head}{marker}\n{header}{table}\n{marker}{tail}")
@@ -379,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
         help="above this many members, skip the UI backfill and backfill-again re-runs",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
+    parser.add_argument(
+        "--fresh", action="store_true", help="report only this run's scales (default: keep earlier points)"
+    )
     args = parser.parse_args(argv)
     if args.scales:
         scales = [tuple(int(x) for x in s.split(":")) for s in args.scales.split(",")]
@@ -386,7 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         scales = [(2000, 60), (5000, 120)]
     else:  # one and two years; 1M members x 1 year is about 19 million claim lines
         scales = [(10_000, 365), (10_000, 730), (100_000, 365), (1_000_000, 365)]
-    results = []
+    earlier = {} if args.fresh or args.quick else previous_results(RESULTS / "bench.json")
+    results: list[ScaleResult] = []
+
+    def report() -> None:
+        measured = {(r.members, r.days) for r in results}
+        kept = [r for key, r in earlier.items() if key not in measured]
+        write_report(sorted([*kept, *results], key=lambda r: (r.members, r.days)), args.quick)
+
     for members, days in scales:
         work = Path(tempfile.mkdtemp(prefix=f"aca_bench_{members}_{days}_"))
         try:
@@ -398,11 +442,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(
                 bench_scale(members, days, start, work, args.quick, peer, light=members > args.light_above)
             )
-            write_report(results, args.quick)  # figures so far survive a later scale's failure
+            report()  # figures so far survive a later scale's failure
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
-    write_report(results, args.quick)
+    report()
     return 0
 
 
