@@ -90,20 +90,22 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             f"{feed.name}: {len(arrived)} file(s) for load dates "
             f"[{window.start.date()}, {window.end.date()}) under {landing.root}"
         )
-        table = "\n".join(
-            f"| {a.relative_path} | {a.size_bytes} | {a.lines} | {a.sha256[:12]} |" for a in arrived[:200]
-        )
-        return MaterializeResult(
-            metadata={
-                "files": len(arrived),
-                "bytes": sum(a.size_bytes for a in arrived),
-                "lines": sum(a.lines for a in arrived),
-                "ignored_files": len(ignored),
-                "arrived": MetadataValue.md(
-                    "| file | bytes | lines | sha256 |\n|---|---|---|---|\n" + table if arrived else "no file"
-                ),
-            }
-        )
+        metadata: dict[str, object] = {
+            "files": len(arrived),
+            "bytes": sum(a.size_bytes for a in arrived),
+            "lines": sum(a.lines for a in arrived),
+            "ignored_files": len(ignored),
+        }
+        # The file list only for one load date: Dagster copies a range run's metadata onto every
+        # partition of the range (see load_report_metadata in assets/staging.py).
+        if window.end - window.start <= timedelta(days=1):
+            table = "\n".join(
+                f"| {a.relative_path} | {a.size_bytes} | {a.lines} | {a.sha256[:12]} |" for a in arrived[:200]
+            )
+            metadata["arrived"] = MetadataValue.md(
+                "| file | bytes | lines | sha256 |\n|---|---|---|---|\n" + table if arrived else "no file"
+            )
+        return MaterializeResult(metadata=metadata)
 
     return _landing_asset
 

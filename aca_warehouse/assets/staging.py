@@ -1,5 +1,7 @@
 """Staging assets: one per feed, loading the landing files of the run's load dates into `staging.<feed>`."""
 
+from datetime import timedelta
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -75,14 +77,20 @@ def _files_markdown(report: WindowLoadReport) -> str:
     return "\n".join(lines)
 
 
-def load_report_metadata(report: WindowLoadReport) -> dict[str, object]:
-    """Run metadata: files loaded / unchanged / ignored, and rows read, staged and quarantined per file."""
+def load_report_metadata(report: WindowLoadReport, *, per_file: bool = True) -> dict[str, object]:
+    """Run metadata: files loaded / unchanged / ignored, rows read, staged and quarantined, and (with
+    `per_file`) the same per file.
+
+    Dagster copies a range run's metadata onto the materialization of every partition in the range,
+    so per-file detail there would grow with the square of the range (a 730-day backfill spent most
+    of its staging time serializing it). A range run reports totals and points at
+    `staging.load_audit`, which holds the per-file record of every load."""
     loaded, unchanged = report.with_status(LOADED), report.with_status(UNCHANGED)
     reason_totals: dict[str, int] = {}
     for result in loaded:
         for code, count in result.reason_code_counts.items():
             reason_totals[code] = reason_totals.get(code, 0) + count
-    return {
+    metadata: dict[str, object] = {
         "files_loaded": len(loaded),
         "files_unchanged": len(unchanged),
         "files_rejected": len(report.errors),
@@ -91,10 +99,15 @@ def load_report_metadata(report: WindowLoadReport) -> dict[str, object]:
         "rows_staged": sum(r.rows_staged for r in loaded),
         "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "reason_code_counts": MetadataValue.json(dict(sorted(reason_totals.items()))),
+    }
+    if not per_file:
+        return metadata
+    return {
+        **metadata,
         "files": MetadataValue.md(_files_markdown(report)),
         "loads": MetadataValue.json([r.as_metadata_row() for r in report.results[: _MAX_TABLE_ROWS * 4]]),
         "skipped_files": MetadataValue.json(
-            [{"file": r.source_file, "reason": r.message} for r in unchanged]
+            [{"file": r.source_file, "reason": r.message} for r in unchanged[:_MAX_TABLE_ROWS]]
             + [{"file": str(i.path.name), "reason": f"ignored: {i.reason}"} for i in report.ignored]
         ),
     }
@@ -147,8 +160,14 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
             if report.errors:
                 raise rejection_error(report)
             check_results = evaluate_staging_checks(conn, feed.name, start, end, dictionary=dictionary)
-        metadata = load_report_metadata(report)
+        one_day = end - start <= timedelta(days=1)
+        metadata = load_report_metadata(report, per_file=one_day)
         metadata["load_dates"] = f"[{start}, {end})"
+        if not one_day:
+            metadata["per_file"] = MetadataValue.md(
+                f"Per-file results of this range: `select * from staging.load_audit where feed = "
+                f"'{feed.name}' and dagster_run_id = '{context.run.run_id}'`"
+            )
         return MaterializeResult(metadata=metadata, check_results=check_results)
 
     return _staging_asset
