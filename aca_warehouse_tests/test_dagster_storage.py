@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetKey,
     BackfillPolicy,
     DagsterEventType,
@@ -16,6 +19,7 @@ from dagster import (
     asset,
     materialize,
 )
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from aca_warehouse.dagster_storage import BatchedSqliteEventLogStorage
 
@@ -30,9 +34,16 @@ def upstream_days() -> MaterializeResult:
     return MaterializeResult(metadata={"rows": 3})
 
 
-@asset(partitions_def=daily, backfill_policy=BackfillPolicy.single_run(), deps=[upstream_days])
+@asset(
+    partitions_def=daily,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[upstream_days],
+    check_specs=[AssetCheckSpec("rows_positive", asset="downstream_days")],
+)
 def downstream_days() -> MaterializeResult:
-    return MaterializeResult(metadata={"rows": 5})
+    return MaterializeResult(
+        metadata={"rows": 5}, check_results=[AssetCheckResult(check_name="rows_positive", passed=True)]
+    )
 
 
 @pytest.fixture
@@ -79,6 +90,18 @@ def test_range_run_records_every_partition_through_batched_sqlite(
         assert records[0].asset_materialization.metadata["rows"].value == 5
         run_events = reader.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
         assert len(run_events) == 120
+        # The check was planned for every partition of the range (one row each, written at once),
+        # and its result for the range is recorded once, as Dagster's own storage does.
+        history = reader.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("downstream_days"), "rows_positive"), limit=100
+        )
+        assert {h.run_id for h in history} == {run_id}
+        planned = [h for h in history if h.status == AssetCheckExecutionRecordStatus.PLANNED]
+        assert sorted(h.partition for h in planned) == sorted(r.partition_key for r in records)
+        assert [h.status for h in history if h.partition is None] == [
+            AssetCheckExecutionRecordStatus.SUCCEEDED
+        ]
+        assert planned[0].event.dagster_event.event_specific_data.check_name == "rows_positive"
 
 
 def test_single_partition_runs_store_events_one_by_one(dev_home: Path) -> None:
