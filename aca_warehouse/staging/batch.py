@@ -41,6 +41,10 @@ from aca_warehouse.staging.validation import (
 # lock table (max_locks_per_transaction x max_connections) must fit several feeds loading at once.
 MAX_FILES_PER_BATCH = 366
 _DUCKDB_MAX_LINE = 64 << 20
+# DuckDB's CSV buffer defaults to 16 x max_line_size (1 GiB here) per reading thread, sized down
+# only for smaller files: a 1.5 GB batch (a 1M-member first day of enrollment events) then asked
+# for 1 GiB blocks and ran out of the 2 GB memory limit. Two maximal lines per buffer suffice.
+_DUCKDB_READ_BUFFER = 2 * _DUCKDB_MAX_LINE
 
 
 @dataclass
@@ -229,7 +233,7 @@ class BatchLoader:
                 f"create temp view {raw_table} as select * from read_csv({sql_string(str(normalized))}, "
                 f"columns = {{{types}}}, header = false, delim = ',', quote = '\"', escape = '\"', "
                 f"new_line = '\\n', auto_detect = false, strict_mode = true, null_padding = false, "
-                f"max_line_size = {_DUCKDB_MAX_LINE})"
+                f"max_line_size = {_DUCKDB_MAX_LINE}, buffer_size = {_DUCKDB_READ_BUFFER})"
             )
             return stats
         column_defs = ", ".join(
