@@ -85,7 +85,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
         A range run plans every asset check for every partition of the range. The parent builds
         one multi-row INSERT whose every row serializes the same event again (and the event itself
-        lists the range's partitions): for 126 checks over 730 load dates that was most of the
+        lists the range's partitions): for our 100-odd checks over 730 load dates that was most of the
         minute and a half a two-year run spent before its first step. Here the event is serialized
         once and the rows go in as one executemany of a statement compiled once.
         """
