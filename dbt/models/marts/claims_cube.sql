@@ -32,9 +32,9 @@ claim_cells_by_plan as (
 ),
 
 -- counted_cells: in how many rows of its claim the claim has a counted line. A claim counted in
--- exactly one row adds 1 to distinct_claims in every cell that row rolls up to, so a plain sum is
--- exact for it; only claims counted in several rows (lines of several months or specialties)
--- need count(distinct) per grouping set, which is what made this cube slow at scale.
+-- exactly one row adds 1 to distinct_claims in every cell that row rolls up to, so a plain sum
+-- is exact for it; only claims counted in several rows (lines of several months, specialties or
+-- plans) need count(distinct) per grouping set, which is what made this cube slow at scale.
 claim_cells as (
     select
         cells.month,
