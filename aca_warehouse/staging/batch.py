@@ -26,6 +26,15 @@ from aca_warehouse.errors import AcaWarehouseError, LandingFileError
 from aca_warehouse.landing import LandingFile
 from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.staging.dialect import Dialect, sql_string
+from aca_warehouse.staging.engine_reader import (
+    ENGINE,
+    PYTHON,
+    EngineFile,
+    EngineRawLoader,
+    FileScan,
+    drop_engine_tables,
+    engine_problem_for_layout,
+)
 from aca_warehouse.staging.reader import LandingFileReader, RawLayout, ReadStats
 from aca_warehouse.staging.results import LOADED, FileLoadResult
 from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE, staging_table
@@ -55,6 +64,8 @@ class BatchFile:
     result: FileLoadResult
     index: int = 0
     error: LandingFileError | None = None  # set when the reader rejects the file halfway through
+    scan: FileScan | None = None  # the loader's one pass: checksum and engine eligibility
+    python_reason: str = ""  # why the Python normaliser reads it (empty: the engine does)
 
 
 @dataclass
@@ -115,8 +126,11 @@ class BatchLoader:
         dictionary: Dictionary,
         feed: Feed,
         audit: Callable[[list[FileLoadResult]], None],
+        *,
+        engine_reader: bool = True,
     ) -> None:
         self.conn = conn
+        self.engine_reader = engine_reader
         self.dictionary = dictionary
         self.feed = feed
         self.dialect = Dialect(conn.kind)
@@ -150,6 +164,8 @@ class BatchLoader:
             step = time.perf_counter()
             stats = self._bulk_load_raw(batch, tables.raw, scratch_dir)
             steps["read"] = time.perf_counter() - step
+            for batch_file in batch.files:
+                batch_file.result.reader = PYTHON if batch_file.python_reason else ENGINE
             loaded = [f for f in batch.files if f.error is None]
             if not loaded:
                 return
@@ -183,8 +199,7 @@ class BatchLoader:
             _share(loaded, steps, None)
 
     def _drop(self, tables: _Tables) -> None:
-        if self.conn.is_duckdb:
-            self.conn.execute(f"drop view if exists {tables.raw}")
+        drop_engine_tables(self.conn, tables.raw)
         for table in (
             tables.raw,
             tables.files,
@@ -196,16 +211,18 @@ class BatchLoader:
             self.conn.execute(f"drop table if exists {table}")
 
     # -- steps -------------------------------------------------------------------------------
-    def _stream(self, batch: Batch, write: Callable[[str], object]) -> dict[int, ReadStats]:
+    def _stream(
+        self, files: Sequence[BatchFile], layout: RawLayout, write: Callable[[str], object]
+    ) -> dict[int, ReadStats]:
         """Every file's normalized records through `write`; the stats of the files read to the end."""
         stats: dict[int, ReadStats] = {}
-        for batch_file in batch.files:
+        for batch_file in files:
             landing_file = batch_file.landing_file
             try:
                 with LandingFileReader(
                     landing_file.path, landing_file.relative_path, self.feed, batch_file.index
                 ) as reader:
-                    if reader.layout.header != batch.layout.header:
+                    if reader.layout.header != layout.header:
                         raise reader.reject(
                             "the header changed while the file was being loaded; load it again"
                         )
@@ -217,34 +234,71 @@ class BatchLoader:
             stats[batch_file.index] = reader.stats
         return stats
 
+    def _engine_read(self, batch: Batch, raw_table: str) -> dict[int, ReadStats]:
+        """Append the files the engine can read exactly to `raw_table`; the others get `python_reason`."""
+        candidates: list[EngineFile] = []
+        for batch_file in batch.files:
+            scan = batch_file.scan
+            if not self.engine_reader:
+                batch_file.python_reason = "the engine reader is turned off"
+                continue
+            problem = "not scanned" if scan is None else engine_problem_for_layout(scan, batch.layout)
+            if problem is not None or scan is None:
+                batch_file.python_reason = problem or "not scanned"
+            elif _changed_since_scan(batch_file):
+                batch_file.python_reason = "it changed since it was scanned"
+            else:
+                candidates.append(EngineFile(batch_file.index, batch_file.landing_file.path, scan))
+        failed = EngineRawLoader(self.conn, batch.layout, raw_table).load(candidates)
+        stats: dict[int, ReadStats] = {}
+        for candidate in candidates:
+            batch_file = batch.files[candidate.index]
+            if candidate.index in failed:
+                batch_file.python_reason = failed[candidate.index]
+                continue
+            scan = candidate.scan
+            stats[candidate.index] = ReadStats(
+                rows_read=scan.records(batch.layout.is_jsonl), physical_lines=scan.lines
+            )
+        return stats
+
+    def _create_raw_table(self, layout: RawLayout, raw_table: str) -> None:
+        text = self.dialect.text
+        column_defs = ", ".join(
+            ["_file INTEGER", "_line INTEGER", *[f"{c} {text}" for c in layout.raw_columns[2:]]]
+        )
+        self.conn.execute(f"create temp table {raw_table} ({column_defs})")
+
     def _bulk_load_raw(self, batch: Batch, raw_table: str, scratch_dir: str | None) -> dict[int, ReadStats]:
-        """The batch's normalized records as `raw_table` (DuckDB: a view over a scratch CSV; PostgreSQL: COPY)."""
+        """The batch's records as `raw_table`: the engine reads the files it can read exactly, the
+        Python normaliser the others (DuckDB: `read_csv` of a scratch CSV; PostgreSQL: COPY)."""
         layout = batch.layout
-        if self.conn.is_duckdb:
+        self._create_raw_table(layout, raw_table)
+        stats = self._engine_read(batch, raw_table)
+        python_files = [f for f in batch.files if f.python_reason]
+        if python_files and self.conn.is_duckdb:
             assert scratch_dir is not None
             normalized = Path(scratch_dir) / "normalized.csv"
             with normalized.open("w", encoding="utf-8", newline="") as out:
-                stats = self._stream(batch, out.write)
+                stats.update(self._stream(python_files, layout, out.write))
             types = ", ".join(
                 f"{sql_string(c)}: {sql_string('INTEGER' if c in ('_file', '_line') else 'VARCHAR')}"
                 for c in layout.raw_columns
             )
             self.conn.execute(
-                f"create temp view {raw_table} as select * from read_csv({sql_string(str(normalized))}, "
+                f"insert into {raw_table} select * from read_csv({sql_string(str(normalized))}, "
                 f"columns = {{{types}}}, header = false, delim = ',', quote = '\"', escape = '\"', "
                 f"new_line = '\\n', auto_detect = false, strict_mode = true, null_padding = false, "
                 f"max_line_size = {_DUCKDB_MAX_LINE}, buffer_size = {_DUCKDB_READ_BUFFER})"
             )
-            return stats
-        column_defs = ", ".join(
-            ["_file INTEGER", "_line INTEGER", *[f"{c} TEXT" for c in layout.raw_columns[2:]]]
-        )
-        self.conn.execute(f"create temp table {raw_table} ({column_defs})")
-        with (
-            self.conn.raw.cursor() as cursor,
-            cursor.copy(f"copy {raw_table} from stdin with (format csv)") as copy,
-        ):
-            stats = self._stream(batch, copy.write)
+        elif python_files:
+            with (
+                self.conn.raw.cursor() as cursor,
+                cursor.copy(
+                    f"copy {raw_table} ({', '.join(layout.raw_columns)}) from stdin with (format csv)"
+                ) as copy,
+            ):
+                stats.update(self._stream(python_files, layout, copy.write))
         self._analyze(raw_table, ["_file", "_line"])
         return stats
 
@@ -325,6 +379,10 @@ class BatchLoader:
             result.message = f"{good} of {total} rows staged, {total - good} quarantined"
             if read.blank_lines:
                 result.message += f" ({read.blank_lines} blank lines skipped)"
+            if batch_file.python_reason:
+                result.message += f"; read by the Python normaliser: {batch_file.python_reason}"
+            else:
+                result.message += "; read by the engine"
 
     def _replace_partitions(
         self,
@@ -385,3 +443,12 @@ def _share(loaded: list[BatchFile], steps: dict[str, float], duration: float | N
         result.step_seconds = {step: seconds * weight for step, seconds in steps.items()}
         if duration is not None:
             result.duration_seconds = duration * weight
+
+
+def _changed_since_scan(batch_file: BatchFile) -> bool:
+    """True when the file's size differs from the scan's (it is being rewritten: read it carefully)."""
+    assert batch_file.scan is not None
+    try:
+        return batch_file.landing_file.path.stat().st_size != batch_file.scan.size
+    except OSError:
+        return True

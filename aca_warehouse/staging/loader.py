@@ -28,7 +28,6 @@ from aca_warehouse.errors import LandingFileError
 from aca_warehouse.landing import (
     IgnoredFile,
     LandingFile,
-    file_sha256,
     files_in_window,
     parse_landing_name,
     scan_feed,
@@ -37,6 +36,7 @@ from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.settings import load_settings
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
 from aca_warehouse.staging.batch import Batch, BatchFile, BatchLoader, plan_batches
+from aca_warehouse.staging.engine_reader import scan_landing_file
 from aca_warehouse.staging.reader import LandingFileReader, RawLayout
 from aca_warehouse.staging.results import (
     FAILED,
@@ -78,6 +78,7 @@ class FeedLoader:
         run_id: str | None = None,
         dictionary: Dictionary | None = None,
         batch_bytes: int | None = None,
+        engine_reader: bool = True,
     ) -> None:
         self.conn = conn
         self.dictionary = dictionary or load_dictionary()
@@ -92,7 +93,9 @@ class FeedLoader:
             conn.execute("set jit = off")
             conn.execute(f"set work_mem = '{_PG_WORK_MEM}'")
         ensure_staging_tables(conn, self.dictionary, self.feed)
-        self.batches = BatchLoader(conn, self.dictionary, self.feed, self._insert_audit)
+        self.batches = BatchLoader(
+            conn, self.dictionary, self.feed, self._insert_audit, engine_reader=engine_reader
+        )
 
     # -- public ------------------------------------------------------------------------------
     def load_file(self, landing_file: LandingFile) -> FileLoadResult:
@@ -140,14 +143,14 @@ class FeedLoader:
             status=FAILED,
             started_at=datetime.now(UTC),
         )
-        try:
-            result.file_checksum = file_sha256(landing_file.path)
-            result.file_bytes = landing_file.path.stat().st_size
+        try:  # one pass: the checksum and whether the engine can read the file exactly
+            scan = scan_landing_file(landing_file.path, self.feed)
         except Exception as exc:  # the file vanished or cannot be read: fail the load, like any I/O error
             self._fail([result], [result], exc)
             raise
+        result.file_checksum, result.file_bytes = scan.checksum, scan.size
         result.duration_seconds = time.perf_counter() - clock
-        return BatchFile(landing_file, result)
+        return BatchFile(landing_file, result, scan=scan)
 
     def _skip_unchanged(self, candidates: list[BatchFile]) -> tuple[list[FileLoadResult], list[BatchFile]]:
         """Audit the files identical to their partition's last successful load as `unchanged`; the others."""
@@ -250,14 +253,23 @@ def load_feed_window(
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
     batch_bytes: int | None = None,
+    engine_reader: bool = True,
 ) -> WindowLoadReport:
     """Load every landing file of the feed whose load date is in [start, end), in batches.
 
     A rejected file does not stop the others; its error is collected in the report (the caller
     decides to fail the run). Dates without a file are left as they are. `batch_bytes` bounds the
-    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB).
+    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB). `engine_reader=False` reads
+    every file with the Python normaliser (the engine otherwise reads the files it can read exactly).
     """
-    loader = FeedLoader(conn, feed_name, asset_key=asset_key, run_id=run_id, batch_bytes=batch_bytes)
+    loader = FeedLoader(
+        conn,
+        feed_name,
+        asset_key=asset_key,
+        run_id=run_id,
+        batch_bytes=batch_bytes,
+        engine_reader=engine_reader,
+    )
     files, ignored = scan_feed(landing_root, loader.feed)
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
     report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
