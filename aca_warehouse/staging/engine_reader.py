@@ -492,11 +492,13 @@ class EngineRawLoader:
         self.conn.execute("select setval(%s, %s, false)", [self.sequence, first_line])
 
     def _pg_copy(self, path: Path, statement: str) -> int:
-        """Stream the file's bytes through COPY; rows copied."""
+        """Stream the file's bytes (without a leading byte-order mark) through COPY; rows copied."""
         with self.conn.raw.cursor() as cursor:
             with cursor.copy(statement) as copy, path.open("rb") as handle:
-                while chunk := handle.read(_CHUNK_BYTES):
+                chunk = handle.read(_CHUNK_BYTES).removeprefix(_BOM)
+                while chunk:
                     copy.write(chunk)
+                    chunk = handle.read(_CHUNK_BYTES)
             return cursor.rowcount
 
 
