@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ _CHUNK_BYTES = 1 << 20  # one sample line per chunk
 _MAX_SAMPLES = 4000
 _BOM = b"\xef\xbb\xbf"
 _LINE_DELIMITER = "\x01"  # a byte absent from the file: JSON Lines are read as one text column
-_UNREADABLE = "engine_unreadable"  # marks raw rows the engine could not read exactly (then removed)
+_UNREADABLE = "engine_unreadable"  # marks raw records the engine could not read exactly
 
 # A flat JSON object without escapes: string, number, true, false or null values (JSON's number
 # grammar; strings without backslash or control characters). Such a line's values are its tokens.
@@ -61,6 +62,7 @@ class FileScan:
     lines: int  # physical lines (a last line without a line break counts)
     engine_problem: str | None  # why the engine cannot read the file exactly; None: it can
     padded: bool = False  # CSV: some field may have surrounding whitespace
+    commas: int = 0  # CSV: commas in the file (every line of a plain file has the header's count)
     first_line: str = ""  # CSV: the header line as text
     samples: list[tuple[int, str]] = field(default_factory=list)  # (line number, line text)
 
@@ -78,6 +80,7 @@ class _Scanner:
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self.size = 0
         self.newlines = 0
+        self.commas = 0
         self.carriage_returns = 0
         self.crlf = 0
         self.problem: str | None = None
@@ -95,6 +98,8 @@ class _Scanner:
         if self.problem is None and len(self.samples) < _MAX_SAMPLES:
             self._sample(chunk)
         self.newlines += chunk.count(b"\n")
+        if not self.is_jsonl and self.problem is None:
+            self.commas += chunk.count(b",")
         self.size += len(chunk)
         self.previous = chunk[-1:]
 
@@ -172,6 +177,7 @@ class _Scanner:
             lines=lines,
             engine_problem=self.problem,
             padded=self.padded,
+            commas=self.commas,
             first_line=first_line,
             samples=self.samples,
         )
@@ -207,6 +213,8 @@ def engine_problem_for_layout(scan: FileScan, layout: RawLayout) -> str | None:
         names = tuple(name.strip() for name in scan.first_line.split(","))
         if names != layout.header:
             return "its header is not a plain first line"
+        if scan.commas != (len(names) - 1) * scan.lines:
+            return "not every line has the header's field count (or there are blank lines)"
     return None
 
 
@@ -220,10 +228,13 @@ class EngineFile:
 
 
 class EngineRawLoader:
-    """Appends engine-readable files of one batch to the batch's raw table.
+    """Reads the engine-readable files of one batch for the batch's raw table.
 
-    `load` returns, per file it could not read exactly, why; those files have no rows in the raw
-    table and are read by the Python normaliser instead.
+    DuckDB: `duckdb_view` is a view of their raw records, read when the batch's typed table is
+    made; `duckdb_verify` then checks every file's record count and sample lines against the
+    typed table, and `duckdb_probe` finds the files the engine refused; the batch is read again
+    with the Python normaliser for those files. PostgreSQL: `pg_load` COPYs them into the raw
+    table and checks them at once. Either way: per file it could not read exactly, why.
     """
 
     def __init__(self, conn: WarehouseConnection, layout: RawLayout, raw_table: str) -> None:
@@ -232,11 +243,127 @@ class EngineRawLoader:
         self.raw_table = raw_table
         self.dialect = Dialect(conn.kind)
         self.lines_table = f"{raw_table}_lines"
+        self.samples_table = f"{raw_table}_samples"
         self.sequence = f"{raw_table}_line_seq"
+        self.view = f"{raw_table}_engine"
         self._pg_sequence = False
 
-    # -- public ------------------------------------------------------------------------------
-    def load(self, files: Sequence[EngineFile]) -> dict[int, str]:
+    # -- DuckDB ------------------------------------------------------------------------------
+    def duckdb_view(self, files: Sequence[EngineFile]) -> str:
+        """A view of the files' raw records: one multi-file scan, numbered in scan order."""
+        is_jsonl = self.layout.is_jsonl
+        offsets, total = [], 0
+        for engine_file in files:
+            offsets.append(str(total))
+            total += engine_file.scan.records(is_jsonl)
+        paths = "[" + ", ".join(sql_string(str(f.path)) for f in files) + "]"
+        indexes = "[" + ", ".join(str(f.index) for f in files) + "]"
+        starts = "[" + ", ".join(offsets) + "]"
+        first = 0 if is_jsonl else 1  # record k (from 1) of a file is on line k (+ 1 under a CSV header)
+        number = (
+            f"cast({indexes}[cast(file_index as BIGINT) + 1] as INTEGER) as _file, "
+            f"cast(_rn - {starts}[cast(file_index as BIGINT) + 1] + {first} as INTEGER) as _line"
+        )
+        if not is_jsonl:
+            trims = "[" + ", ".join("'t'" if f.scan.padded else "NULL" for f in files) + "]"
+            columns = ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in self.layout.data_columns)
+            source = (
+                f"read_csv({paths}, columns = {{{columns}}}, header = true, delim = ',', quote = '', "
+                "escape = '', auto_detect = false, strict_mode = true, null_padding = false)"
+            )
+            self.conn.execute(
+                f"create temp view {self.view} as select {number}, cast(null as VARCHAR) as _problem, "
+                f"cast(null as VARCHAR) as _detail, cast(null as VARCHAR) as _raw, "
+                f"cast({trims}[cast(file_index as BIGINT) + 1] as VARCHAR) as _trim, {', '.join(self.layout.data_columns)} "
+                f"from (select file_index, row_number() over () as _rn, * from {source})"
+            )
+            return self.view
+        source = (
+            f"read_csv({paths}, columns = {{'_raw': 'VARCHAR'}}, header = false, "
+            f"delim = {sql_string(_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false, "
+            "strict_mode = true, null_padding = false)"
+        )
+        names = self.layout.header
+        paths_list = "[" + ", ".join(sql_string(_json_path(n)) for n in names) + "]"
+        values = [
+            f"{_duckdb_json_value(f'_s[{i}]', f'_t[{i}]', n)} as {column}"
+            for i, (n, column) in enumerate(zip(names, self.layout.data_columns, strict=False), start=1)
+        ]
+        known = "[" + ", ".join(sql_string(n) for n in names) + "]"
+        unknown = f"list_filter(_k, lambda k: not list_contains({known}, k))"
+        token = _duckdb_json_token("_j", "k")
+        extra = (
+            f"case when len({unknown}) > 0 then '{{' || array_to_string(list_transform({unknown}, "
+            f"lambda k: '\"' || k || '\": ' || {token}), ', ') || '}}' end as {self.layout.extra_json_column}"
+        )
+        self.conn.execute(
+            f"create temp view {self.view} as select _file, _line, "
+            f"case when _j is null or len(_k) <> len(list_distinct(_k)) then '{_UNREADABLE}' end as _problem, "
+            f"cast(null as VARCHAR) as _detail, _raw, cast(null as VARCHAR) as _trim, "
+            f"{', '.join(values)}, {extra} "
+            f"from (select *, json_keys(_j) as _k, json_extract_string(_j, {paths_list}) as _s, "
+            f"json_type(_j, {paths_list}) as _t from ("
+            f"select {number}, _raw, case when regexp_full_match(_raw, {sql_string(FLAT_OBJECT_RE)}) "
+            f"then _raw end as _j from (select file_index, row_number() over () as _rn, _raw from {source})))"
+        )
+        return self.view
+
+    def duckdb_verify(self, files: Sequence[EngineFile], typed_table: str) -> dict[int, str]:
+        """Check the typed records of the files: every line parsed, the scan's record count, and
+        every sample line at its line number (by the record hash of the typed table)."""
+        if not files:
+            return {}
+        is_jsonl = self.layout.is_jsonl
+        failed: dict[int, str] = {}
+        listed = ", ".join(str(f.index) for f in files)
+        counts = dict(
+            self.conn.fetchall(
+                f"select _file, count(*) from {typed_table} where _file in ({listed}) group by _file"
+            )
+        )
+        if is_jsonl:
+            for (index,) in self.conn.fetchall(
+                f"select distinct _file from {typed_table} where _problem = '{_UNREADABLE}'"
+            ):
+                failed[int(index)] = "a line is not a flat JSON object without escapes or repeated keys"
+        for engine_file in files:
+            expected = engine_file.scan.records(is_jsonl)
+            if engine_file.index not in failed and counts.get(engine_file.index, 0) != expected:
+                failed[engine_file.index] = (
+                    f"the engine read {counts.get(engine_file.index, 0)} records, the file has {expected}"
+                )
+        if is_jsonl:
+            expected_hash = "hash(s._text)"
+        else:
+            fields = ", ".join(f"_l[{i}]" for i in range(1, len(self.layout.data_columns) + 1))
+            expected_hash = f"hash({fields})"
+        matching = self._matching_samples(
+            [f for f in files if f.index not in failed],
+            f"select s._file, count(*) from (select *, list_transform(string_split(_text, ','), "
+            f"lambda x: nullif(x, '')) as _l from {self.samples_table}) s join {typed_table} t "
+            f"on t._file = s._file and t._line = s._line where t._row_hash = {expected_hash} group by s._file",
+        )
+        failed.update(matching)
+        return failed
+
+    def duckdb_probe(self, files: Sequence[EngineFile]) -> dict[int, str]:
+        """The files the engine's reader refuses (after an error reading the batch's view)."""
+        failed: dict[int, str] = {}
+        for engine_file in files:
+            try:
+                self.duckdb_view([engine_file])
+                self.conn.fetchall(f"select count(*), count(_line) from {self.view}")
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                failed[engine_file.index] = f"the engine's reader refused it ({type(exc).__name__})"
+            finally:
+                self.conn.execute(f"drop view if exists {self.view}")
+        return failed
+
+    # -- PostgreSQL --------------------------------------------------------------------------
+    def pg_load(self, files: Sequence[EngineFile]) -> dict[int, str]:
+        """COPY the files into the raw table; the files it could not read exactly (removed again)."""
         if not files:
             return {}
         failed: dict[int, str] = {}
@@ -246,123 +373,70 @@ class EngineRawLoader:
                 problem = self._append_lines(engine_file)
                 if problem:
                     failed[engine_file.index] = problem
-            read = [f for f in files if f.index not in failed]
-            failed.update(self._parse_lines(read))
+            failed.update(self._parse_lines([f for f in files if f.index not in failed]))
         else:
             for engine_file in files:
                 problem = self._append_csv(engine_file)
                 if problem:
                     failed[engine_file.index] = problem
-            if self.conn.is_duckdb:
-                failed.update(self._number_csv_lines([f for f in files if f.index not in failed]))
-        failed.update(self._check_samples([f for f in files if f.index not in failed]))
+        record = "r._raw" if self.layout.is_jsonl else self._csv_record_sql("r")
+        failed.update(
+            self._matching_samples(
+                [f for f in files if f.index not in failed],
+                f"select s._file, count(*) from {self.samples_table} s join {self.raw_table} r "
+                f"on r._file = s._file and r._line = s._line where {record} = s._text group by s._file",
+            )
+        )
         if failed:
-            self._remove(sorted(failed))
+            listed = ", ".join(str(i) for i in sorted(failed))
+            self.conn.execute(f"delete from {self.raw_table} where _file in ({listed})")
         return failed
 
-    # -- CSV ---------------------------------------------------------------------------------
-    def _csv_source(self, path: Path) -> str:
-        columns = ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in self.layout.data_columns)
-        return (
-            f"read_csv({sql_string(str(path))}, columns = {{{columns}}}, header = true, delim = ',', "
-            "quote = '', escape = '', auto_detect = false, strict_mode = true, null_padding = false, "
-            "parallel = true)"
-        )
+    def _csv_record_sql(self, alias: str) -> str:
+        return "concat(" + ", ',', ".join(f"{alias}.{c}" for c in self.layout.data_columns) + ")"
 
     def _append_csv(self, engine_file: EngineFile) -> str | None:
-        """Append the file's records (line numbers: DuckDB later, from the row ids; PostgreSQL: COPY
-        fills them from a sequence); why not, if the engine refused the file."""
+        """COPY the file's records (COPY fills the line numbers from a sequence); why not, if the
+        engine refused the file."""
         index, scan = engine_file.index, engine_file.scan
-        trim = "'t'" if scan.padded else "null"
         data = ", ".join(self.layout.data_columns)
         expected = scan.records(is_jsonl=False)
         try:
-            if self.conn.is_duckdb:
-                count = self.conn.fetchone(
-                    f"insert into {self.raw_table} (_file, _trim, {data}) "
-                    f"select {index}, {trim}, * from {self._csv_source(engine_file.path)}"
-                )
-                copied = int(count[0]) if count else -1
-            else:
-                self._pg_defaults(index, first_line=2, trim=scan.padded)
-                copied = self._pg_copy(
-                    engine_file.path,
-                    f"copy {self.raw_table} ({data}) from stdin with (format csv, header true)",
-                )
+            self._pg_defaults(index, first_line=2, trim=scan.padded)
+            copied = self._pg_copy(
+                engine_file.path, f"copy {self.raw_table} ({data}) from stdin with (format csv, header true)"
+            )
         except Exception as exc:  # the engine's reader refused the file (a ragged row, ...)
-            if not _is_data_error(exc):
+            if not is_data_error(exc):
                 raise
             return f"the engine's CSV reader refused it ({type(exc).__name__}: a ragged or malformed row)"
         if copied != expected:
-            self._remove([index])
+            self.conn.execute(f"delete from {self.raw_table} where _file = {index}")
             return f"the engine read {copied} records, the file has {expected}"
         return None
 
-    def _number_csv_lines(self, files: Sequence[EngineFile]) -> dict[int, str]:
-        """DuckDB: line numbers from the row ids (rows of one insert are contiguous, in file order)."""
-        if not files:
-            return {}
-        spans = {
-            index: (int(first), int(last), int(count))
-            for index, first, last, count in self.conn.fetchall(
-                f"select _file, min(rowid), max(rowid), count(*) from {self.raw_table} "
-                "where _line is null group by _file"
-            )
-        }
-        failed: dict[int, str] = {}
-        bases = []
-        for engine_file in files:
-            first, last, count = spans.get(engine_file.index, (0, -1, 0))
-            if last - first + 1 != count:
-                failed[engine_file.index] = "its rows were not stored contiguously"
-            elif count:
-                bases.append(f"({engine_file.index}, {first})")
-        if bases:
-            self.conn.execute(
-                f"update {self.raw_table} set _line = cast({self.raw_table}.rowid - b._base + 2 as integer) "
-                f"from (values {', '.join(bases)}) b(_b_file, _base) "
-                f"where {self.raw_table}._file = b._b_file and {self.raw_table}._line is null"
-            )
-        return failed
-
-    # -- JSON Lines --------------------------------------------------------------------------
     def _create_lines_table(self) -> None:
-        text = self.dialect.text
-        if self.conn.is_duckdb:
-            self.conn.execute(f"create temp table {self.lines_table} (_file INTEGER, _raw {text})")
-        else:
-            self._pg_sequence = True
-            self.conn.execute(f"create temp sequence {self.sequence}")
-            self.conn.execute(
-                f"create temp table {self.lines_table} (_file INTEGER, "
-                f"_line INTEGER default nextval('{self.sequence}'), _raw {text})"
-            )
+        self._pg_sequence = True
+        self.conn.execute(f"create temp sequence {self.sequence}")
+        self.conn.execute(
+            f"create temp table {self.lines_table} (_file INTEGER, "
+            f"_line INTEGER default nextval('{self.sequence}'), _raw TEXT)"
+        )
 
     def _append_lines(self, engine_file: EngineFile) -> str | None:
-        """Append the file's lines as text; why not, if the engine refused it."""
+        """COPY the file's lines as text; why not, if the engine refused it."""
         index, scan = engine_file.index, engine_file.scan
         if scan.lines == 0:  # an empty file: no records
             return None
         try:
-            if self.conn.is_duckdb:
-                source = (
-                    f"read_csv({sql_string(str(engine_file.path))}, columns = {{'_raw': 'VARCHAR'}}, "
-                    f"header = false, delim = {sql_string(_LINE_DELIMITER)}, quote = '', escape = '', "
-                    "auto_detect = false, strict_mode = true, null_padding = false)"
-                )
-                count = self.conn.fetchone(
-                    f"insert into {self.lines_table} (_file, _raw) select {index}, _raw from {source}"
-                )
-                copied = int(count[0]) if count else -1
-            else:
-                self.conn.execute(f"alter table {self.lines_table} alter column _file set default {index}")
-                self.conn.execute("select setval(%s, 1, false)", [self.sequence])
-                copied = self._pg_copy(
-                    engine_file.path,
-                    f"copy {self.lines_table} (_raw) from stdin with (format text, delimiter E'\\x01')",
-                )
+            self.conn.execute(f"alter table {self.lines_table} alter column _file set default {index}")
+            self.conn.execute("select setval(%s, 1, false)", [self.sequence])
+            copied = self._pg_copy(
+                engine_file.path,
+                f"copy {self.lines_table} (_raw) from stdin with (format text, delimiter E'\\x01')",
+            )
         except Exception as exc:
-            if not _is_data_error(exc):
+            if not is_data_error(exc):
                 raise
             return f"the engine refused its lines ({type(exc).__name__})"
         if copied != scan.records(is_jsonl=True):
@@ -371,113 +445,37 @@ class EngineRawLoader:
         return None
 
     def _parse_lines(self, files: Sequence[EngineFile]) -> dict[int, str]:
-        """Lines -> raw records (values as the normaliser gives them); files with a line the SQL
-        cannot parse exactly (not a flat object, a repeated key) are left to the normaliser."""
+        """Lines -> raw records (values as the normaliser gives them, with `json`, which keeps every
+        number's text); files with a line that is not a flat object or repeats a key are left to
+        the normaliser."""
         if not files:
             return {}
         names = self.layout.header
         known = ", ".join(sql_string(n) for n in names)
         columns = ", ".join(["_file", "_line", "_problem", "_raw", *self.layout.data_columns])
-        if self.conn.is_duckdb:
-            values = [_duckdb_value_text(f"v[list_position(k, {sql_string(n)})]") for n in names]
-            unknown = f"list_filter(range(1, len(k) + 1), lambda i: not list_contains([{known}], k[i]))"
-            extra = (
-                f"case when len({unknown}) > 0 then '{{' || array_to_string(list_transform({unknown}, "
-                "lambda i: '\"' || k[i] || '\": ' || v[i]), ', ') || '}' end"
-            )
-            unreadable = "not regexp_full_match(_raw, $flat) or len(k) <> len(list_distinct(k))"
-            sql = (
-                f"insert into {self.raw_table} ({columns}) "
-                f"select _file, cast(_rn + 1 as integer), case when {unreadable} then '{_UNREADABLE}' end, "
-                f"_raw, {', '.join(values)}, {extra} from ("
-                f"select _file, _raw, rowid - min(rowid) over (partition by _file) as _rn, "
-                f"regexp_extract_all(_raw, $pair, 1) as k, regexp_extract_all(_raw, $pair, 2) as v "
-                f"from {self.lines_table})"
-            )
-            sql = sql.replace("$flat", sql_string(FLAT_OBJECT_RE)).replace("$pair", sql_string(PAIR_RE))
-            failed = self._check_line_spans(files)
-            self.conn.execute(sql)
-        else:
-            failed = {}
-            record = ", ".join(f"{_pg_ident(n)} text" for n in names)
-            values = [f"nullif(btrim(r.{_pg_ident(n)}, ' '), '')" for n in names]
-            sql = (
-                f"insert into {self.raw_table} ({columns}) "
-                f"select l._file, l._line, case when not l._ok or x._repeats > 0 then '{_UNREADABLE}' end, "
-                f"l._raw, {', '.join(values)}, x._extra "
-                f"from (select *, _raw ~ {sql_string(FLAT_OBJECT_RE)} as _ok from {self.lines_table}) l "
-                f"cross join lateral json_to_record(case when l._ok then l._raw::json end) as r({record}) "
-                f"cross join lateral (select count(*) - count(distinct e.key) as _repeats, "
-                f"'{{' || string_agg(to_json(e.key)::text || ': ' || e.value::text, ', ' order by e.n) "
-                f"filter (where e.key not in ({known})) || '}}' as _extra "
-                f"from json_each(case when l._ok then l._raw::json end) with ordinality e(key, value, n)) x"
-            )
-            self.conn.execute(sql)
-        for (index,) in self.conn.fetchall(
-            f"select distinct _file from {self.raw_table} where _problem = '{_UNREADABLE}'"
-        ):
-            failed[int(index)] = "a line is not a flat JSON object without escapes or repeated keys"
+        record = ", ".join(f"{_pg_ident(n)} text" for n in names)
+        values = [f"nullif(btrim(r.{_pg_ident(n)}, ' '), '')" for n in names]
+        self.conn.execute(
+            f"insert into {self.raw_table} ({columns}) "
+            f"select l._file, l._line, case when not l._ok or x._repeats > 0 then '{_UNREADABLE}' end, "
+            f"l._raw, {', '.join(values)}, x._extra "
+            f"from (select *, _raw ~ {sql_string(FLAT_OBJECT_RE)} as _ok from {self.lines_table}) l "
+            f"cross join lateral json_to_record(case when l._ok then l._raw::json end) as r({record}) "
+            f"cross join lateral (select count(*) - count(distinct e.key) as _repeats, "
+            f"'{{' || string_agg(to_json(e.key)::text || ': ' || e.value::text, ', ' order by e.n) "
+            f"filter (where e.key not in ({known})) || '}}' as _extra "
+            f"from json_each(case when l._ok then l._raw::json end) with ordinality e(key, value, n)) x"
+        )
         self.conn.execute(f"drop table if exists {self.lines_table}")
-        return failed
-
-    def _check_line_spans(self, files: Sequence[EngineFile]) -> dict[int, str]:
-        """DuckDB: the lines of every file have contiguous row ids (they were appended in one insert)."""
-        spans = {
-            int(index): (int(first), int(last), int(count))
-            for index, first, last, count in self.conn.fetchall(
-                f"select _file, min(rowid), max(rowid), count(*) from {self.lines_table} group by _file"
+        return {
+            int(index): "a line is not a flat JSON object without escapes or repeated keys"
+            for (index,) in self.conn.fetchall(
+                f"select distinct _file from {self.raw_table} where _problem = '{_UNREADABLE}'"
             )
         }
-        failed: dict[int, str] = {}
-        for engine_file in files:
-            first, last, count = spans.get(engine_file.index, (0, -1, 0))
-            if last - first + 1 != count:
-                failed[engine_file.index] = "its lines were not stored contiguously"
-        return failed
 
-    # -- checks ------------------------------------------------------------------------------
-    def _check_samples(self, files: Sequence[EngineFile]) -> dict[int, str]:
-        """Every sample line of the scan must be the raw record at its line number."""
-        samples = [(f.index, line, text) for f in files for line, text in f.scan.samples]
-        if not samples:
-            return {}
-        text = self.dialect.text
-        if self.layout.is_jsonl:
-            record = "r._raw"
-        else:
-            record = "concat(" + ", ',', ".join(f"r.{c}" for c in self.layout.data_columns) + ")"
-        self.conn.execute(
-            f"create temp table {self.raw_table}_samples (_file INTEGER, _line INTEGER, _text {text})"
-        )
-        try:
-            for first in range(0, len(samples), 1000):
-                chunk = samples[first : first + 1000]
-                params = [value for sample in chunk for value in sample]
-                self.conn.execute(
-                    f"insert into {self.raw_table}_samples values {', '.join(['(%s, %s, %s)'] * len(chunk))}",
-                    params,
-                )
-            matching = dict(
-                self.conn.fetchall(
-                    f"select s._file, count(*) from {self.raw_table}_samples s join {self.raw_table} r "
-                    f"on r._file = s._file and r._line = s._line where {record} = s._text group by s._file"
-                )
-            )
-        finally:
-            self.conn.execute(f"drop table if exists {self.raw_table}_samples")
-        failed: dict[int, str] = {}
-        for engine_file in files:
-            if matching.get(engine_file.index, 0) != len(engine_file.scan.samples):
-                failed[engine_file.index] = "its sample lines were not where the engine put them"
-        return failed
-
-    def _remove(self, indexes: Sequence[int]) -> None:
-        listed = ", ".join(str(i) for i in indexes)
-        self.conn.execute(f"delete from {self.raw_table} where _file in ({listed})")
-
-    # -- PostgreSQL --------------------------------------------------------------------------
     def _pg_defaults(self, index: int, *, first_line: int, trim: bool) -> None:
-        """PostgreSQL: the raw columns COPY does not fill: the file's index, a line sequence, `_trim`."""
+        """The raw columns COPY does not fill: the file's index, a line sequence, `_trim`."""
         if not self._pg_sequence:
             self._pg_sequence = True
             self.conn.execute(f"create temp sequence {self.sequence}")
@@ -501,22 +499,70 @@ class EngineRawLoader:
                     chunk = handle.read(_CHUNK_BYTES)
             return cursor.rowcount
 
+    # -- both --------------------------------------------------------------------------------
+    def _matching_samples(self, files: Sequence[EngineFile], count_sql: str) -> dict[int, str]:
+        """Load the files' sample lines into the samples table and run `count_sql` (file -> samples
+        found where they belong); the files with a sample out of place."""
+        samples = [(f.index, line, text) for f in files for line, text in f.scan.samples]
+        if not samples:
+            return {}
+        self.conn.execute(
+            f"create temp table {self.samples_table} (_file INTEGER, _line INTEGER, _text {self.dialect.text})"
+        )
+        try:
+            for first in range(0, len(samples), 1000):
+                chunk = samples[first : first + 1000]
+                self.conn.execute(
+                    f"insert into {self.samples_table} values {', '.join(['(%s, %s, %s)'] * len(chunk))}",
+                    [value for sample in chunk for value in sample],
+                )
+            matching = dict(self.conn.fetchall(count_sql))
+        finally:
+            self.conn.execute(f"drop table if exists {self.samples_table}")
+        return {
+            f.index: "its sample lines were not where the engine put them"
+            for f in files
+            if matching.get(f.index, 0) != len(f.scan.samples)
+        }
+
 
 def drop_engine_tables(conn: WarehouseConnection, raw_table: str) -> None:
     """Drop what an `EngineRawLoader` of `raw_table` may have left (after an error)."""
+    if conn.is_duckdb:
+        conn.execute(f"drop view if exists {raw_table}_engine")
     for table in (f"{raw_table}_lines", f"{raw_table}_samples"):
         conn.execute(f"drop table if exists {table}")
     if not conn.is_duckdb:  # the raw table's default depends on the sequence
         conn.execute(f"drop sequence if exists {raw_table}_line_seq cascade")
 
 
-def _duckdb_value_text(token: str) -> str:
-    """The normaliser's text of a JSON value token: strings unquoted and trimmed (blank -> null),
-    null -> null, numbers and booleans as written."""
+def _json_path(name: str) -> str:
+    return '$."' + name + '"'
+
+
+def _number_token_sql(line: str, key_pattern: str) -> str:
+    """The exact text of the number following key `key_pattern` (a regex) on a flat JSON line."""
+    return f"regexp_extract({line}, {key_pattern} || '[ \\t]*:[ \\t]*([^ \\t,}}]+)', 1)"
+
+
+def _duckdb_json_value(text: str, kind: str, name: str) -> str:
+    """The normaliser's text of a known key's value: strings trimmed (blank -> null), booleans as
+    written, numbers as written (from the line: the JSON functions reformat numbers), null -> null."""
+    key = sql_string('"' + re.escape(name) + '"')
     return (
-        f"case when {token} is null or {token} = 'null' then null "
-        f"when starts_with({token}, '\"') then nullif(trim(substr({token}, 2, length({token}) - 2), ' '), '') "
-        f"else {token} end"
+        f"case when {kind} is null or {kind} = 'NULL' then null "
+        f"when {kind} = 'VARCHAR' then nullif(trim({text}, ' '), '') when {kind} = 'BOOLEAN' then {text} "
+        f"else {_number_token_sql('_j', key)} end"
+    )
+
+
+def _duckdb_json_token(line: str, key: str) -> str:
+    """The JSON text of the value of key `key` (a SQL expression) as the normaliser writes it."""
+    path = f"'$.\"' || {key} || '\"'"
+    return (
+        f"case json_type({line}, {path}) when 'VARCHAR' then '\"' || json_extract_string({line}, {path}) || '\"' "
+        f"when 'NULL' then 'null' when 'BOOLEAN' then json_extract_string({line}, {path}) "
+        f"else {_number_token_sql(line, chr(39) + chr(34) + chr(39) + ' || regexp_escape(' + key + ') || ' + chr(39) + chr(34) + chr(39))} end"
     )
 
 
@@ -524,7 +570,7 @@ def _pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _is_data_error(exc: Exception) -> bool:
+def is_data_error(exc: Exception) -> bool:
     """True for the engines' errors about the data read (not a broken connection or a bug)."""
     try:
         import duckdb
