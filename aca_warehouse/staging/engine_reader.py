@@ -50,6 +50,7 @@ _JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:[.][0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _JSON_PAIR = rf"{_JSON_STRING}[ \t]*:[ \t]*(?:{_JSON_STRING}|{_JSON_NUMBER}|true|false|null)"
 FLAT_OBJECT_RE = rf"^[ \t]*\{{[ \t]*(?:{_JSON_PAIR}(?:[ \t]*,[ \t]*{_JSON_PAIR})*)?[ \t]*\}}[ \t]*$"
 # On a line matching FLAT_OBJECT_RE: every key (group 1) and its value token (group 2), in order.
+_AFTER_KEY = r"[ \t]*:[ \t]*([^ \t,}]+)"  # after a key on a flat line: its value token (group 1)
 PAIR_RE = r'"([^"\\\x00-\x1f]*)"[ \t]*:[ \t]*("[^"\\\x00-\x1f]*"|[^ \t,}]+)'
 
 
@@ -293,12 +294,13 @@ class EngineRawLoader:
         unknown = f"list_filter(_k, lambda k: not list_contains({known}, k))"
         token = _duckdb_json_token("_j", "k")
         extra = (
-            f"case when len({unknown}) > 0 then '{{' || array_to_string(list_transform({unknown}, "
+            f"case when len(_k) <> list_count(_t) and len({unknown}) > 0 then '{{' || array_to_string(list_transform({unknown}, "
             f"lambda k: '\"' || k || '\": ' || {token}), ', ') || '}}' end as {self.layout.extra_json_column}"
         )
         self.conn.execute(
             f"create temp view {self.view} as select _file, _line, "
-            f"case when _j is null or len(_k) <> len(list_distinct(_k)) then '{_UNREADABLE}' end as _problem, "
+            f"case when _j is null then '{_UNREADABLE}' when len(_k) <> list_count(_t) "
+            f"and len(_k) <> len(list_distinct(_k)) then '{_UNREADABLE}' end as _problem, "
             f"cast(null as VARCHAR) as _detail, _raw, cast(null as VARCHAR) as _trim, "
             f"{', '.join(values)}, {extra} "
             f"from (select *, json_keys(_j) as _k, json_extract_string(_j, {paths_list}) as _s, "
@@ -542,17 +544,17 @@ def _json_path(name: str) -> str:
 
 def _number_token_sql(line: str, key_pattern: str) -> str:
     """The exact text of the number following key `key_pattern` (a regex) on a flat JSON line."""
-    return f"regexp_extract({line}, {key_pattern} || '[ \\t]*:[ \\t]*([^ \\t,}}]+)', 1)"
+    return f"regexp_extract({line}, {key_pattern} || {sql_string(_AFTER_KEY)}, 1)"
 
 
 def _duckdb_json_value(text: str, kind: str, name: str) -> str:
     """The normaliser's text of a known key's value: strings trimmed (blank -> null), booleans as
     written, numbers as written (from the line: the JSON functions reformat numbers), null -> null."""
-    key = sql_string('"' + re.escape(name) + '"')
+    pattern = sql_string('"' + re.escape(name) + '"' + _AFTER_KEY)  # one literal: compiled once
     return (
         f"case when {kind} is null or {kind} = 'NULL' then null "
         f"when {kind} = 'VARCHAR' then nullif(trim({text}, ' '), '') when {kind} = 'BOOLEAN' then {text} "
-        f"else {_number_token_sql('_j', key)} end"
+        f"else regexp_extract(_j, {pattern}, 1) end"
     )
 
 
