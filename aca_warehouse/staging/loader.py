@@ -17,14 +17,16 @@ One file = one load = one partition (its load date). A window's files are loaded
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
-from aca_warehouse.errors import LandingFileError
+from aca_warehouse.errors import ConfigurationError, LandingFileError
 from aca_warehouse.landing import (
     IgnoredFile,
     LandingFile,
@@ -64,6 +66,10 @@ __all__ = [
 # are then reloaded instead of being skipped as unchanged.
 LOADER_VERSION = 1
 _PG_WORK_MEM = "256MB"
+# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the
+# process tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
+STAGING_MEMORY_LIMIT_DEFAULT = "1GB"
+_MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 class FeedLoader:
@@ -237,6 +243,30 @@ class FeedLoader:
         )
 
 
+def staging_memory_limit() -> str:
+    """DuckDB memory limit of staging (`ACA_STAGING_DUCKDB_MEMORY_LIMIT`, default 1GB)."""
+    text = os.environ.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_MEMORY_LIMIT_DEFAULT)
+    if not _MEMORY_LIMIT_RE.match(text):
+        raise ConfigurationError(f"ACA_STAGING_DUCKDB_MEMORY_LIMIT must look like 1GB or 768MB, got {text!r}")
+    return text.strip()
+
+
+@contextmanager
+def staging_memory_budget(conn: WarehouseConnection) -> Iterator[None]:
+    """DuckDB: staging runs under `staging_memory_limit()`; the previous limit is restored after."""
+    if not conn.is_duckdb:
+        yield
+        return
+    # (the configured text: current_setting() rounds, and setting that back would drift)
+    previous = conn.duckdb_memory_limit or conn.scalar("select current_setting('memory_limit')")
+    conn.execute(f"set memory_limit = '{staging_memory_limit()}'")
+    try:
+        yield
+    finally:
+        with suppress(Exception):  # a broken connection must not hide the original error
+            conn.execute(f"set memory_limit = '{previous}'")
+
+
 def impossible_date_files(feed: Feed, ignored: list[IgnoredFile]) -> list[IgnoredFile]:
     """Files named like the feed's landing files whose date is not a real calendar day."""
     return [i for i in ignored if isinstance(parse_landing_name(feed, i.path.name), str)]
@@ -272,7 +302,8 @@ def load_feed_window(
     )
     files, ignored = scan_feed(landing_root, loader.feed)
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
-    report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
+    with staging_memory_budget(conn):
+        report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
     for bad_name in impossible_date_files(loader.feed, ignored):
         relative = bad_name.path.relative_to(landing_root).as_posix()
         report.errors.append(LandingFileError(relative, f"looks like a landing file but {bad_name.reason}"))
