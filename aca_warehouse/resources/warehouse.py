@@ -26,9 +26,10 @@ class WarehouseConnection:
     PostgreSQL `COPY`).
     """
 
-    def __init__(self, kind: str, raw: Any) -> None:
+    def __init__(self, kind: str, raw: Any, duckdb_memory_limit: str | None = None) -> None:
         self.kind = kind
         self.raw = raw
+        self.duckdb_memory_limit = duckdb_memory_limit  # DuckDB: the limit it was opened with
 
     @property
     def is_duckdb(self) -> bool:
@@ -139,7 +140,9 @@ class WarehouseResource(ConfigurableResource):
             raw = self._open_postgres()
         else:
             raise ConfigurationError(f"unknown warehouse kind {self.kind!r}; use duckdb or postgres")
-        conn = WarehouseConnection(self.kind, raw)
+        conn = WarehouseConnection(
+            self.kind, raw, self.duckdb_memory_limit if self.kind == "duckdb" else None
+        )
         try:
             ensure_schemas(conn)
             yield conn

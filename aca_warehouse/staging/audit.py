@@ -86,6 +86,7 @@ def insert_audit_rows(
                 "finished_at": finished,
                 "duration_seconds": result.duration_seconds,
                 "dagster_run_id": run_id,
+                "reader": result.reader,
             }
             params.extend(values[name] for name in names)
         conn.execute(

@@ -26,6 +26,16 @@ from aca_warehouse.errors import AcaWarehouseError, LandingFileError
 from aca_warehouse.landing import LandingFile
 from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.staging.dialect import Dialect, sql_string
+from aca_warehouse.staging.engine_reader import (
+    ENGINE,
+    PYTHON,
+    EngineFile,
+    EngineRawLoader,
+    FileScan,
+    drop_engine_tables,
+    engine_problem_for_layout,
+    is_data_error,
+)
 from aca_warehouse.staging.reader import LandingFileReader, RawLayout, ReadStats
 from aca_warehouse.staging.results import LOADED, FileLoadResult
 from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE, staging_table
@@ -55,6 +65,8 @@ class BatchFile:
     result: FileLoadResult
     index: int = 0
     error: LandingFileError | None = None  # set when the reader rejects the file halfway through
+    scan: FileScan | None = None  # the loader's one pass: checksum and engine eligibility
+    python_reason: str = ""  # why the Python normaliser reads it (empty: the engine does)
 
 
 @dataclass
@@ -115,8 +127,11 @@ class BatchLoader:
         dictionary: Dictionary,
         feed: Feed,
         audit: Callable[[list[FileLoadResult]], None],
+        *,
+        engine_reader: bool = True,
     ) -> None:
         self.conn = conn
+        self.engine_reader = engine_reader
         self.dictionary = dictionary
         self.feed = feed
         self.dialect = Dialect(conn.kind)
@@ -148,20 +163,11 @@ class BatchLoader:
         )
         with scratch as scratch_dir:
             step = time.perf_counter()
-            stats = self._bulk_load_raw(batch, tables.raw, scratch_dir)
-            steps["read"] = time.perf_counter() - step
-            loaded = [f for f in batch.files if f.error is None]
+            stats, loaded = self._read_and_type(batch, tables, scratch_dir, steps)
             if not loaded:
                 return
-            step = time.perf_counter()
-            self._create_files_table(loaded, tables.files)
-            self.conn.execute(
-                build_typed_table_sql(
-                    self.dictionary, self.dialect, batch.layout, tables.raw, tables.typed, tables.files
-                )
-            )
+            steps["type"] = time.perf_counter() - step - steps["read"]
             self._analyze(tables.typed, self._join_columns())
-            steps["type"] = time.perf_counter() - step
             step = time.perf_counter()
             self._find_duplicate_rows(batch.layout, tables)
             self.conn.execute(
@@ -182,9 +188,56 @@ class BatchLoader:
             steps["replace_partition"] = time.perf_counter() - step
             _share(loaded, steps, None)
 
+    def _read_and_type(
+        self, batch: Batch, tables: _Tables, scratch_dir: str | None, steps: dict[str, float]
+    ) -> tuple[dict[int, ReadStats], list[BatchFile]]:
+        """Read the batch into its raw table and type it; the read stats and the files read to the end.
+
+        DuckDB reads the engine's files lazily, when the typed table is made: the engine's
+        verdict on them (a refused file, a record count or sample line that disagrees, a line it
+        cannot parse) comes after that; those files then go to the Python normaliser and the batch
+        is read again (once).
+        """
+        for attempt in (1, 2):
+            step = time.perf_counter()
+            stats, engine_files = self._bulk_load_raw(batch, tables.raw, scratch_dir)
+            steps["read"] = time.perf_counter() - step
+            loaded = [f for f in batch.files if f.error is None]
+            for batch_file in batch.files:
+                batch_file.result.reader = PYTHON if batch_file.python_reason else ENGINE
+            if not loaded:
+                return stats, loaded
+            engine = EngineRawLoader(self.conn, batch.layout, tables.raw)
+            self._create_files_table(loaded, tables.files)
+            try:
+                self.conn.execute(
+                    build_typed_table_sql(
+                        self.dictionary, self.dialect, batch.layout, tables.raw, tables.typed, tables.files
+                    )
+                )
+            except Exception as exc:
+                if not (self.conn.is_duckdb and engine_files and attempt == 1 and is_data_error(exc)):
+                    raise
+                failed = engine.duckdb_probe(engine_files)
+                if not failed:
+                    raise
+            else:
+                if not (self.conn.is_duckdb and engine_files):
+                    return stats, loaded
+                failed = engine.duckdb_verify(engine_files, tables.typed)
+                if not failed:
+                    return stats, loaded
+                if attempt == 2:  # pragma: no cover - the second read has no engine files left
+                    raise AcaWarehouseError(f"engine reader disagreed twice: {failed}")
+            for index, reason in failed.items():
+                batch.files[index].python_reason = reason
+            self._drop(tables)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _drop(self, tables: _Tables) -> None:
         if self.conn.is_duckdb:
             self.conn.execute(f"drop view if exists {tables.raw}")
+        drop_engine_tables(self.conn, tables.raw)
         for table in (
             tables.raw,
             tables.files,
@@ -196,16 +249,18 @@ class BatchLoader:
             self.conn.execute(f"drop table if exists {table}")
 
     # -- steps -------------------------------------------------------------------------------
-    def _stream(self, batch: Batch, write: Callable[[str], object]) -> dict[int, ReadStats]:
+    def _stream(
+        self, files: Sequence[BatchFile], layout: RawLayout, write: Callable[[str], object]
+    ) -> dict[int, ReadStats]:
         """Every file's normalized records through `write`; the stats of the files read to the end."""
         stats: dict[int, ReadStats] = {}
-        for batch_file in batch.files:
+        for batch_file in files:
             landing_file = batch_file.landing_file
             try:
                 with LandingFileReader(
                     landing_file.path, landing_file.relative_path, self.feed, batch_file.index
                 ) as reader:
-                    if reader.layout.header != batch.layout.header:
+                    if reader.layout.header != layout.header:
                         raise reader.reject(
                             "the header changed while the file was being loaded; load it again"
                         )
@@ -217,36 +272,82 @@ class BatchLoader:
             stats[batch_file.index] = reader.stats
         return stats
 
-    def _bulk_load_raw(self, batch: Batch, raw_table: str, scratch_dir: str | None) -> dict[int, ReadStats]:
-        """The batch's normalized records as `raw_table` (DuckDB: a view over a scratch CSV; PostgreSQL: COPY)."""
+    def _engine_candidates(self, batch: Batch) -> list[EngineFile]:
+        """The files the engine may read (the others get `python_reason`)."""
+        candidates: list[EngineFile] = []
+        for batch_file in batch.files:
+            scan = batch_file.scan
+            if batch_file.python_reason:
+                continue
+            if not self.engine_reader:
+                batch_file.python_reason = "the engine reader is turned off"
+            elif scan is None:
+                batch_file.python_reason = "it was not scanned"
+            elif problem := engine_problem_for_layout(scan, batch.layout):
+                batch_file.python_reason = problem
+            elif _changed_since_scan(batch_file):
+                batch_file.python_reason = "it changed since it was scanned"
+            else:
+                candidates.append(EngineFile(batch_file.index, batch_file.landing_file.path, scan))
+        return candidates
+
+    def _bulk_load_raw(
+        self, batch: Batch, raw_table: str, scratch_dir: str | None
+    ) -> tuple[dict[int, ReadStats], list[EngineFile]]:
+        """The batch's records as `raw_table`, and the files the engine reads: the engine reads the
+        files it can read exactly, the Python normaliser the others. DuckDB: a view of the union of
+        the engine's view and a `read_csv` of the normaliser's scratch CSV; PostgreSQL: a table
+        filled by COPY."""
         layout = batch.layout
+        engine = EngineRawLoader(self.conn, layout, raw_table)
+        candidates = self._engine_candidates(batch)
+        stats: dict[int, ReadStats] = {}
+        if not self.conn.is_duckdb:
+            text = self.dialect.text
+            column_defs = ", ".join(
+                ["_file INTEGER", "_line INTEGER", *[f"{c} {text}" for c in layout.raw_columns[2:]]]
+            )
+            self.conn.execute(f"create temp table {raw_table} ({column_defs})")
+            for index, reason in engine.pg_load(candidates).items():
+                batch.files[index].python_reason = reason
+            candidates = [c for c in candidates if not batch.files[c.index].python_reason]
+        for candidate in candidates:
+            scan = candidate.scan
+            stats[candidate.index] = ReadStats(
+                rows_read=scan.records(layout.is_jsonl), physical_lines=scan.lines
+            )
+        python_files = [f for f in batch.files if f.python_reason]
+        sources: list[str] = []
         if self.conn.is_duckdb:
-            assert scratch_dir is not None
-            normalized = Path(scratch_dir) / "normalized.csv"
-            with normalized.open("w", encoding="utf-8", newline="") as out:
-                stats = self._stream(batch, out.write)
-            types = ", ".join(
-                f"{sql_string(c)}: {sql_string('INTEGER' if c in ('_file', '_line') else 'VARCHAR')}"
-                for c in layout.raw_columns
-            )
-            self.conn.execute(
-                f"create temp view {raw_table} as select * from read_csv({sql_string(str(normalized))}, "
-                f"columns = {{{types}}}, header = false, delim = ',', quote = '\"', escape = '\"', "
-                f"new_line = '\\n', auto_detect = false, strict_mode = true, null_padding = false, "
-                f"max_line_size = {_DUCKDB_MAX_LINE}, buffer_size = {_DUCKDB_READ_BUFFER})"
-            )
-            return stats
-        column_defs = ", ".join(
-            ["_file INTEGER", "_line INTEGER", *[f"{c} TEXT" for c in layout.raw_columns[2:]]]
-        )
-        self.conn.execute(f"create temp table {raw_table} ({column_defs})")
-        with (
-            self.conn.raw.cursor() as cursor,
-            cursor.copy(f"copy {raw_table} from stdin with (format csv)") as copy,
-        ):
-            stats = self._stream(batch, copy.write)
+            if candidates:
+                sources.append(f"select * from {engine.duckdb_view(candidates)}")
+            if python_files:
+                assert scratch_dir is not None
+                normalized = Path(scratch_dir) / "normalized.csv"
+                with normalized.open("w", encoding="utf-8", newline="") as out:
+                    stats.update(self._stream(python_files, layout, out.write))
+                types = ", ".join(
+                    f"{sql_string(c)}: {sql_string('INTEGER' if c in ('_file', '_line') else 'VARCHAR')}"
+                    for c in layout.raw_columns
+                )
+                sources.append(
+                    f"select * from read_csv({sql_string(str(normalized))}, "
+                    f"columns = {{{types}}}, header = false, delim = ',', quote = '\"', escape = '\"', "
+                    f"new_line = '\\n', auto_detect = false, strict_mode = true, null_padding = false, "
+                    f"max_line_size = {_DUCKDB_MAX_LINE}, buffer_size = {_DUCKDB_READ_BUFFER})"
+                )
+            self.conn.execute(f"create temp view {raw_table} as {' union all '.join(sources)}")
+            return stats, candidates
+        if python_files:
+            with (
+                self.conn.raw.cursor() as cursor,
+                cursor.copy(
+                    f"copy {raw_table} ({', '.join(layout.raw_columns)}) from stdin with (format csv)"
+                ) as copy,
+            ):
+                stats.update(self._stream(python_files, layout, copy.write))
         self._analyze(raw_table, ["_file", "_line"])
-        return stats
+        return stats, []
 
     def _analyze(self, table: str, columns: Sequence[str]) -> None:
         """PostgreSQL: statistics of the columns a scratch table is joined and grouped on. Without
@@ -325,6 +426,10 @@ class BatchLoader:
             result.message = f"{good} of {total} rows staged, {total - good} quarantined"
             if read.blank_lines:
                 result.message += f" ({read.blank_lines} blank lines skipped)"
+            if batch_file.python_reason:
+                result.message += f"; read by the Python normaliser: {batch_file.python_reason}"
+            else:
+                result.message += "; read by the engine"
 
     def _replace_partitions(
         self,
@@ -385,3 +490,12 @@ def _share(loaded: list[BatchFile], steps: dict[str, float], duration: float | N
         result.step_seconds = {step: seconds * weight for step, seconds in steps.items()}
         if duration is not None:
             result.duration_seconds = duration * weight
+
+
+def _changed_since_scan(batch_file: BatchFile) -> bool:
+    """True when the file's size differs from the scan's (it is being rewritten: read it carefully)."""
+    assert batch_file.scan is not None
+    try:
+        return batch_file.landing_file.path.stat().st_size != batch_file.scan.size
+    except OSError:
+        return True

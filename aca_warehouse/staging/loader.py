@@ -17,18 +17,19 @@ One file = one load = one partition (its load date). A window's files are loaded
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
-from aca_warehouse.errors import LandingFileError
+from aca_warehouse.errors import ConfigurationError, LandingFileError
 from aca_warehouse.landing import (
     IgnoredFile,
     LandingFile,
-    file_sha256,
     files_in_window,
     parse_landing_name,
     scan_feed,
@@ -37,6 +38,7 @@ from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.settings import load_settings
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
 from aca_warehouse.staging.batch import Batch, BatchFile, BatchLoader, plan_batches
+from aca_warehouse.staging.engine_reader import scan_landing_file
 from aca_warehouse.staging.reader import LandingFileReader, RawLayout
 from aca_warehouse.staging.results import (
     FAILED,
@@ -64,6 +66,10 @@ __all__ = [
 # are then reloaded instead of being skipped as unchanged.
 LOADER_VERSION = 1
 _PG_WORK_MEM = "256MB"
+# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the
+# process tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
+STAGING_MEMORY_LIMIT_DEFAULT = "1GB"
+_MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 class FeedLoader:
@@ -78,6 +84,7 @@ class FeedLoader:
         run_id: str | None = None,
         dictionary: Dictionary | None = None,
         batch_bytes: int | None = None,
+        engine_reader: bool = True,
     ) -> None:
         self.conn = conn
         self.dictionary = dictionary or load_dictionary()
@@ -92,7 +99,9 @@ class FeedLoader:
             conn.execute("set jit = off")
             conn.execute(f"set work_mem = '{_PG_WORK_MEM}'")
         ensure_staging_tables(conn, self.dictionary, self.feed)
-        self.batches = BatchLoader(conn, self.dictionary, self.feed, self._insert_audit)
+        self.batches = BatchLoader(
+            conn, self.dictionary, self.feed, self._insert_audit, engine_reader=engine_reader
+        )
 
     # -- public ------------------------------------------------------------------------------
     def load_file(self, landing_file: LandingFile) -> FileLoadResult:
@@ -140,14 +149,14 @@ class FeedLoader:
             status=FAILED,
             started_at=datetime.now(UTC),
         )
-        try:
-            result.file_checksum = file_sha256(landing_file.path)
-            result.file_bytes = landing_file.path.stat().st_size
+        try:  # one pass: the checksum and whether the engine can read the file exactly
+            scan = scan_landing_file(landing_file.path, self.feed)
         except Exception as exc:  # the file vanished or cannot be read: fail the load, like any I/O error
             self._fail([result], [result], exc)
             raise
+        result.file_checksum, result.file_bytes = scan.checksum, scan.size
         result.duration_seconds = time.perf_counter() - clock
-        return BatchFile(landing_file, result)
+        return BatchFile(landing_file, result, scan=scan)
 
     def _skip_unchanged(self, candidates: list[BatchFile]) -> tuple[list[FileLoadResult], list[BatchFile]]:
         """Audit the files identical to their partition's last successful load as `unchanged`; the others."""
@@ -234,6 +243,30 @@ class FeedLoader:
         )
 
 
+def staging_memory_limit() -> str:
+    """DuckDB memory limit of staging (`ACA_STAGING_DUCKDB_MEMORY_LIMIT`, default 1GB)."""
+    text = os.environ.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_MEMORY_LIMIT_DEFAULT)
+    if not _MEMORY_LIMIT_RE.match(text):
+        raise ConfigurationError(f"ACA_STAGING_DUCKDB_MEMORY_LIMIT must look like 1GB or 768MB, got {text!r}")
+    return text.strip()
+
+
+@contextmanager
+def staging_memory_budget(conn: WarehouseConnection) -> Iterator[None]:
+    """DuckDB: staging runs under `staging_memory_limit()`; the previous limit is restored after."""
+    if not conn.is_duckdb:
+        yield
+        return
+    # (the configured text: current_setting() rounds, and setting that back would drift)
+    previous = conn.duckdb_memory_limit or conn.scalar("select current_setting('memory_limit')")
+    conn.execute(f"set memory_limit = '{staging_memory_limit()}'")
+    try:
+        yield
+    finally:
+        with suppress(Exception):  # a broken connection must not hide the original error
+            conn.execute(f"set memory_limit = '{previous}'")
+
+
 def impossible_date_files(feed: Feed, ignored: list[IgnoredFile]) -> list[IgnoredFile]:
     """Files named like the feed's landing files whose date is not a real calendar day."""
     return [i for i in ignored if isinstance(parse_landing_name(feed, i.path.name), str)]
@@ -250,17 +283,27 @@ def load_feed_window(
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
     batch_bytes: int | None = None,
+    engine_reader: bool = True,
 ) -> WindowLoadReport:
     """Load every landing file of the feed whose load date is in [start, end), in batches.
 
     A rejected file does not stop the others; its error is collected in the report (the caller
     decides to fail the run). Dates without a file are left as they are. `batch_bytes` bounds the
-    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB).
+    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB). `engine_reader=False` reads
+    every file with the Python normaliser (the engine otherwise reads the files it can read exactly).
     """
-    loader = FeedLoader(conn, feed_name, asset_key=asset_key, run_id=run_id, batch_bytes=batch_bytes)
+    loader = FeedLoader(
+        conn,
+        feed_name,
+        asset_key=asset_key,
+        run_id=run_id,
+        batch_bytes=batch_bytes,
+        engine_reader=engine_reader,
+    )
     files, ignored = scan_feed(landing_root, loader.feed)
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
-    report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
+    with staging_memory_budget(conn):
+        report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
     for bad_name in impossible_date_files(loader.feed, ignored):
         relative = bad_name.path.relative_to(landing_root).as_posix()
         report.errors.append(LandingFileError(relative, f"looks like a landing file but {bad_name.reason}"))

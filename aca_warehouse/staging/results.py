@@ -36,6 +36,7 @@ class FileLoadResult:
     message: str = ""
     step_seconds: dict[str, float] = field(default_factory=dict)
     started_at: datetime | None = None
+    reader: str | None = None  # engine | python: which reader read the file (None: not read)
 
     def as_metadata_row(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class FileLoadResult:
             "seconds": round(self.duration_seconds, 3),
             "step_seconds": {step: round(value, 3) for step, value in self.step_seconds.items()},
             "message": self.message,
+            "reader": self.reader,
         }
 
 

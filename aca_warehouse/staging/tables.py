@@ -66,6 +66,11 @@ AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
         "wall time of the load (files loaded in one batch: their share of the batch's time, by size)",
     ),
     ("dagster_run_id", "text", "the Dagster run that loaded it"),
+    (
+        "reader",
+        "text",
+        "engine | python: which reader read the file (the message says why the Python normaliser did)",
+    ),
 )
 
 
