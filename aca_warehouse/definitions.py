@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
 from aca_warehouse.assets.landing import landing_assets  # noqa: E402
 from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
+from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import staging_assets  # noqa: E402
 from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
@@ -39,7 +40,9 @@ def build_definitions() -> Definitions:
     layers = [*landing_assets, *staging_assets, *dbt_assets_list]
     # The quality history runs last in every run: downstream of every other asset.
     quality = build_quality_asset([key for a in layers for key in a.keys])
-    assets = [*layers, quality]
+    # Charts of the marts and of data quality, after the quality history (aca_warehouse/reports/).
+    reports = build_reports_asset([*(key for a in layers for key in a.keys), *quality.keys])
+    assets = [*layers, quality, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
     # warehouse built from staging (core, marts, quality) - not only the models downstream of that
     # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed
