@@ -72,4 +72,4 @@ bench-quick: dbt-manifest  ## a few-minute benchmark run
 	$(RUN) python -m bench.run --quick
 
 clean:  ## remove generated data, the warehouse, Dagster state and dbt artifacts
-	rm -rf data .dagster_home dbt/target dbt/logs .pytest_cache
+	rm -rf data .dagster_home dbt/target dbt/logs .pytest_cache docs/_build
