@@ -1,4 +1,4 @@
-# The single interface: make run | test | ui | lint | bench | clean
+# The single interface: make run | test | ui | lint | docs | report | bench | clean
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -14,7 +14,7 @@ DEMO_ARGS ?= --members 2000 --start 2025-11-01 --days 120 --seed 42
 LANDING := $(or $(ACA_LANDING_DIR),data/landing)
 PYTEST_ARGS ?=
 
-.PHONY: help venv dbt-manifest demo-data run test test-fast ui lint bench bench-quick clean
+.PHONY: help venv dbt-manifest demo-data run test test-fast ui lint docs docs-serve report bench bench-quick clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,17 @@ lint: venv  ## ruff on Python, sqlfluff on the dbt SQL
 	$(RUN) ruff format --check .
 	cd dbt && ACA_DBT_TARGET=duckdb ACA_DUCKDB_PATH_ABS=:memory: ACA_MEMBER_KEY_SECRET=$${ACA_MEMBER_KEY_SECRET:-lint} $(RUN) sqlfluff lint models
 
+docs: venv  ## the documentation site, dbt docs included, into docs/_build/html (warnings are errors)
+	$(RUN) python scripts/build_dbt_docs.py --out docs/_build/dbt-docs
+	$(RUN) sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html, or \`make docs-serve\`"
+
+docs-serve:  ## serve the built site on http://127.0.0.1:8000 (where the UI's dbt-docs links point)
+	$(RUN) python -m http.server 8000 --bind 127.0.0.1 --directory docs/_build/html
+
+report: venv  ## draw the marts and data-quality charts from the current warehouse into data/reports
+	$(RUN) aca-warehouse report
+
 bench: dbt-manifest  ## benchmarks at several scales (long); results in bench/results and docs/BENCHMARKS.md
 	$(RUN) python -m bench.run
 
@@ -61,4 +72,4 @@ bench-quick: dbt-manifest  ## a few-minute benchmark run
 	$(RUN) python -m bench.run --quick
 
 clean:  ## remove generated data, the warehouse, Dagster state and dbt artifacts
-	rm -rf data .dagster_home dbt/target dbt/logs .pytest_cache
+	rm -rf data .dagster_home dbt/target dbt/logs .pytest_cache docs/_build

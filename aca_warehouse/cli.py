@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     roles.set_defaults(func=_cmd_pg_roles)
 
-    for module in ("aca_warehouse.generator.cli",):
+    for module in ("aca_warehouse.generator.cli", "aca_warehouse.reports.cli"):
         try:
             register = __import__(module, fromlist=["register"]).register
         except ImportError:

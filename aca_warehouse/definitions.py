@@ -22,9 +22,11 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
 from aca_warehouse.assets.landing import landing_assets  # noqa: E402
 from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
+from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import staging_assets  # noqa: E402
 from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
+from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
 from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
 from aca_warehouse.sensors.landing import build_landing_sensor  # noqa: E402
@@ -39,7 +41,9 @@ def build_definitions() -> Definitions:
     layers = [*landing_assets, *staging_assets, *dbt_assets_list]
     # The quality history runs last in every run: downstream of every other asset.
     quality = build_quality_asset([key for a in layers for key in a.keys])
-    assets = [*layers, quality]
+    # Charts of the marts and of data quality, after the quality history (aca_warehouse/reports/).
+    reports = build_reports_asset([*(key for a in layers for key in a.keys), *quality.keys])
+    assets = [*layers, quality, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
     # warehouse built from staging (core, marts, quality) - not only the models downstream of that
     # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed
@@ -58,6 +62,9 @@ def build_definitions() -> Definitions:
         LOAD_EVERYTHING_JOB,
         selection=AssetSelection.all(),
         description="Every asset, landing to marts, for the selected load dates (one run for a range).",
+        # The console logger by name, so sensor and UI runs use it too (readable, or JSON lines), at
+        # DEBUG like Dagster's default console logger (the CLI passes ACA_LOG_LEVEL instead).
+        config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
     )
     return Definitions(
         assets=assets,
@@ -71,6 +78,8 @@ def build_definitions() -> Definitions:
         },
         # DuckDB allows one writer process: run every step of a run in one process, one at a time.
         executor=in_process_executor,
+        # Readable console lines, or one JSON object per line with ACA_LOG_FORMAT=json (aca_warehouse/logs.py).
+        loggers={"console": aca_console_logger},
     )
 
 

@@ -56,6 +56,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ["ACA_LANDING_DIR"] = str(root / "landing")
     os.environ["ACA_MEMBER_KEY_SECRET"] = "test-secret"
     os.environ["ACA_DBT_PARSE_CACHE"] = str(root / "dbt-parse-cache")
+    os.environ["ACA_REPORTS_DIR"] = str(root / "reports")
     os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     yield

@@ -53,6 +53,10 @@ class AcaDbtTranslator(DagsterDbtTranslator):
         parts = [description or f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"]
         if grain:
             parts.append(f"Grain: {grain}")
+        if dbt_resource_props.get("unique_id"):  # its page in the dbt docs (`make docs`, ACA_DBT_DOCS_URL)
+            from aca_warehouse.docs_links import dbt_docs_url
+
+            parts.append(f"[dbt docs]({dbt_docs_url(dbt_resource_props['unique_id'])})")
         return "\n\n".join(parts)
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:

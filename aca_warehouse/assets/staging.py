@@ -18,6 +18,7 @@ from aca_warehouse.assets.landing import freshness_policy_for
 from aca_warehouse.checks.staging import evaluate_staging_checks, staging_asset_key, staging_check_specs
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
+from aca_warehouse.logs import loader_progress_log, log_file_results
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -153,8 +154,9 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
                 end,
                 asset_key=key.to_user_string(),
                 run_id=context.run.run_id,
-                log=context.log.info,
+                log=loader_progress_log(context.log),
             )
+            log_file_results(context.log, report, asset=key.to_user_string())  # JSON lines mode only
             for ignored in report.ignored:
                 context.log.warning(f"ignored {ignored.path}: {ignored.reason}")
             if report.errors:
