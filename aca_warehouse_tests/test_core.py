@@ -377,7 +377,14 @@ def test_dbt_assets_shape_and_blocking_checks() -> None:
     assert upstream == {
         f"staging/{feed}"
         for feed in (
-            "plans", "members", "enrollment_events", "products", "providers", "claims", "premiums", "load_audit"
+            "plans",
+            "members",
+            "enrollment_events",
+            "products",
+            "providers",
+            "claims",
+            "premiums",
+            "load_audit",
         )
     }
     specs = {(s.asset_key.to_user_string(), s.name): s for s in assets.check_specs}
