@@ -357,7 +357,7 @@ def test_dim_date_federal_holidays(day: str, name: str | None, make_warehouse, t
 
 @pytest.mark.unit
 def test_dbt_assets_shape_and_blocking_checks() -> None:
-    """One partitioned multi-asset: core/* and marts/* keys and groups, staging deps, blocking error tests."""
+    """One partitioned multi-asset: keys and groups by layer, staging deps, blocking error tests."""
     ensure_dbt_manifest()
     from dagster import AssetKey
 
@@ -367,7 +367,8 @@ def test_dbt_assets_shape_and_blocking_checks() -> None:
     [assets] = dbt_assets_list
     keys = {k.to_user_string() for k in assets.keys}
     assert {t.replace(".", "/") for t in CORE_TABLES + MART_TABLES} <= keys
-    assert all(k.split("/")[0] in {"core", "marts"} for k in keys)
+    assert {k.split("/")[0] for k in keys} == {"staging", "intermediate", "core", "marts"}
+    assert "staging/stg_claims" in keys and "intermediate/int_claim_lines_touched" in keys
     for key in assets.keys:
         assert assets.group_names_by_key[key] == key.path[0]
         assert assets.descriptions_by_key[key], key
@@ -375,7 +376,16 @@ def test_dbt_assets_shape_and_blocking_checks() -> None:
     upstream = {dep.to_user_string() for dep in assets.dependency_keys if dep not in assets.keys}
     assert upstream == {
         f"staging/{feed}"
-        for feed in ("plans", "members", "enrollment_events", "products", "providers", "claims", "premiums")
+        for feed in (
+            "plans",
+            "members",
+            "enrollment_events",
+            "products",
+            "providers",
+            "claims",
+            "premiums",
+            "load_audit",
+        )
     }
     specs = {(s.asset_key.to_user_string(), s.name): s for s in assets.check_specs}
     assert specs[("core/fct_claim_line_versions", "assert_claim_versions_reconcile_to_staging")].blocking

@@ -146,7 +146,7 @@ def test_console_script_installed() -> None:
 
 @pytest.mark.unit
 def test_dbt_parse_cache_is_per_connection_and_holds_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aca_warehouse.assets.dbt import parse_cache_dir, window_env
+    from aca_warehouse.assets.dbt import parse_cache_dir
 
     a = WarehouseResource(kind="duckdb", duckdb_path="/tmp/a.duckdb")
     b = WarehouseResource(kind="duckdb", duckdb_path="/tmp/b.duckdb")
@@ -155,7 +155,3 @@ def test_dbt_parse_cache_is_per_connection_and_holds_no_secret(monkeypatch: pyte
     assert parse_cache_dir(a) == parse_cache_dir(
         WarehouseResource(kind="duckdb", duckdb_path="/tmp/a.duckdb")
     )
-    assert window_env({"min_date": "2025-01-01", "max_date": "2025-01-02"}) == {
-        "ACA_LOAD_WINDOW_MIN_DATE": "2025-01-01",
-        "ACA_LOAD_WINDOW_MAX_DATE": "2025-01-02",
-    }

@@ -1,11 +1,11 @@
-"""The dbt core star schema and marts as Dagster assets: one load-date-partitioned `@dbt_assets`.
+"""The dbt project (staging, intermediate, core star, marts) as Dagster assets: one `@dbt_assets`.
 
-Every dbt model is daily-partitioned by load date, like the staging feeds, and one run of a
-partition (or of a range, as a single-run backfill) is one `dbt build` that brings the warehouse
-up to date with the files of that window: dimensions are rebuilt from all staged snapshots,
-claim facts are updated incrementally for the window, marts are refreshed (claims_daily only on
-the service dates the window touched). dbt tests become asset checks; `severity: error` tests
-are blocking. See docs/STAR_SCHEMA.md for why one multi-asset rather than three.
+Every dbt model is daily-partitioned by load date, like the staging feeds, so a run of a
+partition (or of a range, as a single-run backfill) is one run through every layer. The dbt
+build itself needs no window: it processes whatever staging holds that the last successful
+build did not (models/staging/stg_load_changes.sql), so every incremental model rebuilds only
+the keys that changed. dbt tests become asset checks; `severity: error` tests are blocking. See
+docs/STAR_SCHEMA.md for why one multi-asset rather than one per layer.
 
 The manifest is read, never built, at import: prepare it with
 `dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py` (or `dbt parse`
@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ from aca_warehouse.resources.warehouse import WarehouseResource
 
 
 class AcaDbtTranslator(DagsterDbtTranslator):
-    """Asset keys `core/<model>` and `marts/<model>`, groups `core` / `marts`, descriptions from YAML."""
+    """Asset keys and groups by layer folder (`staging/stg_claims`, `intermediate/...`, `core/...`,
+    `marts/...`), descriptions from YAML."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "model":
@@ -68,8 +68,9 @@ class AcaDbtTranslator(DagsterDbtTranslator):
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+        """The model's folder under models/ (staging, intermediate, core, marts)."""
         fqn = dbt_resource_props.get("fqn", [])
-        return "marts" if "marts" in fqn[1:-1] else "core"
+        return fqn[1] if len(fqn) > 2 else "core"
 
 
 class DbtBuildConfig(Config):
@@ -78,37 +79,17 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def window_vars(context: AssetExecutionContext) -> dict[str, str]:
-    """The partition window (half-open: min_date <= load date < max_date)."""
-    if not context.has_partition_key and not context.has_partition_key_range:
-        return {"min_date": "1900-01-01", "max_date": "9999-12-31"}
-    window = context.partition_time_window
-    start: date = window.start.date()
-    end: date = window.end.date()
-    if end <= start:  # defensive: a window is never empty
-        end = start + timedelta(days=1)
-    return {"min_date": start.isoformat(), "max_date": end.isoformat()}
-
-
 # PostgreSQL's JIT compiles every query whose estimated cost is high; the models' CTE-heavy
 # queries are estimated far above their real cost and paid 1-2.5 s of compilation each for
 # sub-second work. Off for the dbt session only (libpq reads PGOPTIONS).
 POSTGRES_SESSION_OPTIONS = "-c jit=off"
 
 
-def window_env(window: Mapping[str, str]) -> dict[str, str]:
-    """The window as the environment variables the `in_load_window` macro reads at execution.
-
-    Not `--vars`: dbt re-parses the whole project when vars change (about 3 s), while an
-    environment variable read only at execution leaves its partial-parse state valid."""
-    return {f"ACA_LOAD_WINDOW_{name.upper()}": value for name, value in window.items()}
-
-
 @contextmanager
-def dbt_subprocess_env(warehouse: WarehouseResource, window: Mapping[str, str]) -> Iterator[None]:
+def dbt_subprocess_env(warehouse: WarehouseResource) -> Iterator[None]:
     """Environment for the dbt subprocess (it starts inside `cli()`), restored afterwards: the
-    warehouse connection, the load window, and libpq session options on PostgreSQL."""
-    overrides = {**warehouse.dbt_env(), **window_env(window)}
+    warehouse connection and libpq session options on PostgreSQL."""
+    overrides = warehouse.dbt_env()
     if warehouse.kind == "postgres":
         saved_options = os.environ.get("PGOPTIONS")
         overrides["PGOPTIONS"] = (
@@ -181,17 +162,14 @@ def build_args(*, full_refresh: bool) -> list[str]:
 def aca_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    """One `dbt build` for the run's load-date window: dims rebuilt, facts incremental, marts refreshed."""
-    window = window_vars(context)
-    context.log.info(
-        f"dbt build on {warehouse.description} for load dates [{window['min_date']}, {window['max_date']})"
-    )
+    """One `dbt build`: every model brought up to date with what staging changed since the last build."""
+    context.log.info(f"dbt build on {warehouse.description}")
     # Rendered SQL contains the member-key secret: keep dbt's target/log files in a scratch dir.
     scratch = Path(tempfile.mkdtemp(prefix="aca-dbt-"))
     cache = parse_cache_dir(warehouse)
     restore_parse_state(cache, scratch)
     try:
-        with dbt_subprocess_env(warehouse, window):  # the dbt subprocess starts inside cli()
+        with dbt_subprocess_env(warehouse):  # the dbt subprocess starts inside cli()
             invocation = dbt.cli(
                 build_args(full_refresh=config.full_refresh), context=context, target_path=scratch
             )

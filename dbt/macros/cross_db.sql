@@ -112,7 +112,7 @@
   incremental run wrote in their incremental strategy (macros/postgres_storage.sql).
 -#}
 {% macro analyze_table() -%}
-  {%- if target.type == 'postgres' and not (config.get('pg_partition_by') and is_incremental()) -%}
+  {%- if target.type == 'postgres' and not (pg_partition_column() and is_incremental()) -%}
     analyze {{ this }}
   {%- endif -%}
 {%- endmacro %}

@@ -43,24 +43,6 @@ coalesce({{ prefix }}_version.plan_key, {{ prefix }}_fallback.plan_key)
 {%- endmacro %}
 
 {#-
-  The window of load dates this run processes (half-open: min_date <= d < max_date). Dagster
-  passes it in ACA_LOAD_WINDOW_MIN_DATE / ACA_LOAD_WINDOW_MAX_DATE; by hand, `--vars` works too.
-  The environment is read only at execution, never while parsing, so a new window leaves dbt's
-  partial-parse state valid (a changed `--vars` would force a full re-parse of the project).
--#}
-{% macro load_window_bound(name) -%}
-  {%- if execute -%}
-    {{- return(env_var('ACA_LOAD_WINDOW_' ~ (name | upper), var(name))) -}}
-  {%- else -%}
-    {{- return(var(name)) -}}
-  {%- endif -%}
-{%- endmacro %}
-
-{% macro in_load_window(column) -%}
-({{ column }} >= {{ date_literal(load_window_bound('min_date')) }} and {{ column }} < {{ date_literal(load_window_bound('max_date')) }})
-{%- endmacro %}
-
-{#-
   left join dim_plan as `alias` for the marts' plan attributes of a month (MARTS.md): the row for
   the month's year from the newest plans snapshot on or before the 1st of the month, or from the
   earliest snapshot when the month starts before the first one. In SCD2 terms: the version in

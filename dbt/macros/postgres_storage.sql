@@ -2,10 +2,12 @@
   PostgreSQL: the claim facts as declaratively partitioned tables, one range partition per
   service month (plus a DEFAULT partition for rows without a date).
 
-  A model opts in with `pg_partition_by='<date column>'` and, for incremental runs,
-  `incremental_strategy=('partitioned_append' if target.type == 'postgres' else 'append')`.
-  Partitions are named `<table>_YYYYMM` and `<table>_default`; indexes created on the parent
-  (dbt's `indexes` config) cascade to every partition. Nothing here runs on DuckDB.
+  A model opts in with `pg_partition_by: <date column>` (the claim facts, in _core.yml); the
+  var `pg_partition_claims: false` turns it off (plain tables, for bench/pg_partitioning.py).
+  Incremental runs add the partitions a batch needs in the `replace` strategy
+  (macros/incremental_replace.sql). Partitions are named `<table>_YYYYMM` and `<table>_default`;
+  indexes created on the parent (dbt's `indexes` config) cascade to every partition. Nothing here
+  runs on DuckDB.
 
   Why service month: analysts and the marts filter and group claims by service month, so
   month-bounded queries prune to a few partitions; the incremental replace deletes by
@@ -18,7 +20,7 @@
   parents (everything else goes to dbt-postgres's own create_table_as, contracts included).
 -#}
 {% macro postgres__get_create_table_as_sql(temporary, relation, sql) -%}
-  {%- set partition_by = config.get('pg_partition_by') -%}
+  {%- set partition_by = pg_partition_column() -%}
   {%- if not temporary and partition_by -%}
     {{ return(pg_create_month_partitioned_table(relation, sql, partition_by)) }}
   {%- endif -%}
@@ -62,24 +64,21 @@
   $partitions$;
 {%- endmacro %}
 
-{#-
-  Incremental strategy: make sure the batch's months have partitions, append, then ANALYZE the
-  partitions that have never been analysed (the ones this run created). ANALYZE of the parent
-  samples every partition, a cost that grows with history; partitions that already have
-  statistics are left to autovacuum, which re-analyses a partition once a tenth of it changed.
-  The parent's own statistics come from the last full build; a day does not move them.
--#}
-{% macro get_incremental_partitioned_append_sql(arg_dict) -%}
-  {%- set column = config.get('pg_partition_by') -%}
-  {%- if column -%}
-    {{ pg_add_month_partitions(arg_dict['target_relation'], arg_dict['temp_relation'], column) }}
-  {%- endif %}
-  {{ get_incremental_append_sql(arg_dict) }}
-  {%- if column %};
-    {{ pg_analyze_new_partitions(arg_dict['target_relation']) }}
-  {%- endif %}
+{#- The month-partition column of the model being built on PostgreSQL, or none. -#}
+{% macro pg_partition_column() -%}
+  {%- if target.type == 'postgres' and var('pg_partition_claims', true) -%}
+    {{ return(config.get('pg_partition_by')) }}
+  {%- endif -%}
+  {{ return(none) }}
 {%- endmacro %}
 
+{#-
+  After an incremental insert: ANALYZE the partitions that have never been analysed (the ones
+  this run created). ANALYZE of the parent samples every partition, a cost that grows with
+  history; partitions that already have statistics are left to autovacuum, which re-analyses a
+  partition once a tenth of it changed. The parent's own statistics come from the last full
+  build; a day does not move them.
+-#}
 {% macro pg_analyze_new_partitions(parent) -%}
   do $analyze$
   declare
@@ -103,7 +102,7 @@
   aside same-named partitions of the old table (dropped by dbt right after).
 -#}
 {% macro pg_name_partitions() -%}
-  {%- if target.type == 'postgres' and config.get('pg_partition_by') -%}
+  {%- if pg_partition_column() -%}
   do $names$
   declare
     r record;

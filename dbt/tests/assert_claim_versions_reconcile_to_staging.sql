@@ -1,20 +1,11 @@
 {{ config(severity='error', meta={'dagster': {'ref': {'name': 'fct_claim_line_versions'}}}) }}
--- Money reconciles: count and sums of fct_claim_line_versions equal the staged accepted claim
--- rows after cross-load replacement (per version key, the row of the latest load date), computed
--- here independently of the model. A mismatch means a missed or stale incremental window.
-with staged as (
-    select claim_id, line_number, claim_version, billed_amount, allowed_amount, paid_amount,
-           row_number() over (
-               partition by claim_id, line_number, claim_version order by _load_date desc, _source_line desc
-           ) as load_rank
-    from {{ source('staging', 'claims') }}
-),
-
-expected as (
+-- Money reconciles: count and sums of fct_claim_line_versions equal the staged claim versions
+-- after the cross-load rule (stg_claims). A mismatch means the incremental facts missed a change
+-- or kept a stale version.
+with expected as (
     select count(*) as version_rows, coalesce(sum(paid_amount), 0) as paid,
            coalesce(sum(allowed_amount), 0) as allowed, coalesce(sum(billed_amount), 0) as billed
-    from staged
-    where load_rank = 1
+    from {{ ref('stg_claims') }}
 ),
 
 actual as (

@@ -2,13 +2,13 @@
 -- member_key in the marts is a pseudonym: never equal to a source member id or member number,
 -- nor to a plain (unkeyed) SHA-256 or md5 of one.
 with source_ids as (
-    select member_id as source_id from {{ source('staging', 'members') }}
+    select member_id as source_id from {{ ref('stg_members') }}
     union
-    select issuer_member_no from {{ source('staging', 'members') }}
+    select issuer_member_no from {{ ref('stg_members') }}
     union
-    select member_no from {{ source('staging', 'claims') }}
+    select member_no from {{ ref('stg_claims') }}
     union
-    select member_no from {{ source('staging', 'premiums') }}
+    select member_no from {{ ref('stg_premiums') }}
 ),
 
 plain_hashes as (

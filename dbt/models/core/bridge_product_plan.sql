@@ -1,25 +1,13 @@
 {{ config(post_hook="{{ analyze_table() }}") }}
 -- The claims system's product crosswalk resolved into disjoint date ranges:
 -- one row per product_id and range [valid_from, valid_to) with the hios_plan_id it maps to.
--- Source: the newest loaded products snapshot only (a later snapshot supersedes and corrects
--- an earlier one; its effective/termination dates carry the mapping's history). Where several
+-- Source: stg_products, the newest loaded products snapshot (a later snapshot supersedes and
+-- corrects an earlier one; its effective/termination dates carry the mapping's history). Where several
 -- rows of the snapshot match a date the latest effective_date wins; termination_date is the
 -- last day in effect (inclusive), null = open-ended. Dates with no matching row have no range:
 -- facts on them map to the unknown plan.
-with newest_snapshot as (
-    select max(_load_date) as snapshot_date from {{ source('staging', 'products') }}
-),
-
-crosswalk as (
-    select
-        p.product_id,
-        p.hios_plan_id,
-        p.product_name,
-        p.effective_date,
-        p.termination_date,
-        p._load_date as snapshot_date
-    from {{ source('staging', 'products') }} as p
-    inner join newest_snapshot as n on p._load_date = n.snapshot_date
+with crosswalk as (
+    select * from {{ ref('stg_products') }}
 ),
 
 boundaries as (

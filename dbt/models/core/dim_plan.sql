@@ -1,7 +1,7 @@
 {{ config(post_hook="{{ analyze_table() }}") }}
 -- Plan dimension, SCD type 2 and conformed across both systems.
--- Grain: one row per (hios_plan_id, plan_year) and version, rebuilt from every staged plans
--- snapshot (point-in-time: join on pit_valid_from <= date < valid_to). Claims and premiums reach
+-- Grain: one row per (hios_plan_id, plan_year) and version, rebuilt on each run from every
+-- staged plans snapshot (a few rows per plan and snapshot) (point-in-time: join on pit_valid_from <= date < valid_to). Claims and premiums reach
 -- it through bridge_product_plan (product_id -> hios_plan_id on a date), enrollment facts through
 -- their hios_plan_id, so every fact lands on the same rows. Plus:
 --   * one fallback row per known hios_plan_id with plan_year null (record_status 'inferred'),
@@ -17,19 +17,19 @@ with plan_snapshots as (
     select
         hios_plan_id,
         plan_year,
-        _load_date as snapshot_date,
+        snapshot_date,
         {{ attributes | join(', ') }}
-    from {{ source('staging', 'plans') }}
+    from {{ ref('stg_plans') }}
 ),
 
 {{ scd2_versions('plan_snapshots', ['hios_plan_id', 'plan_year'], attributes) }},
 
 known_hios_plan_ids as (
-    select hios_plan_id from {{ source('staging', 'plans') }}
+    select hios_plan_id from {{ ref('stg_plans') }}
     union
     select hios_plan_id from {{ ref('bridge_product_plan') }}
     union
-    select hios_plan_id from {{ source('staging', 'enrollment_events') }} where hios_plan_id is not null
+    select hios_plan_id from {{ ref('stg_enrollment_events') }} where hios_plan_id is not null
 ),
 
 fallback_and_unknown as (

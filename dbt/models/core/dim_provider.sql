@@ -1,52 +1,97 @@
-{{ config(post_hook="{{ analyze_table() }}") }}
+{{ config(
+    materialized='incremental',
+    replace_key='npi',
+    replace_tombstone_column='provider_key',
+    rebuild_if_changed=['providers'],
+    post_hook="{{ analyze_table() }}"
+) }}
+-- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_providers') }}
+-- depends_on: {{ ref('stg_load_changes') }}
 -- Provider dimension, SCD type 1: one row per NPI with the attributes of the newest provider
--- snapshot that lists it. Why type 1: provider snapshots are reference data whose changes are
--- mostly corrections; the money on a claim already reflects the network status that applied
--- when it was adjudicated; and claims_daily / claims_cube group by specialty, which should not
--- split one provider's history across values. A stable key (hash of the NPI) also means a new
--- provider snapshot never re-keys the incremental claim facts. The snapshots stay in staging.
--- NPIs on claims that no snapshot lists get an inferred row (completed in place when they arrive).
-with provider_rows as (
-    select
-        *,
-        row_number() over (partition by npi order by _load_date desc, _source_line asc) as recency,
-        min(_load_date) over (partition by npi) as first_snapshot_date
-    from {{ source('staging', 'providers') }}
+-- snapshot that lists it (stg_providers). Why type 1: provider snapshots are reference data whose
+-- changes are mostly corrections; the money on a claim already reflects the network status that
+-- applied when it was adjudicated; and claims_daily / claims_cube group by specialty, which
+-- should not split one provider's history across values. A stable key (hash of the NPI) also
+-- means a new provider snapshot never re-keys the incremental claim facts. The snapshots stay in
+-- staging. NPIs on claims that no snapshot lists get an inferred row (completed in place when
+-- they arrive).
+-- Refresh: rebuilt when a providers snapshot changed; any other run only adds or drops inferred
+-- rows for the NPIs of new or re-delivered claims.
+{%- set all_rows = rebuild_all() %}
+{%- set old_versions = none if all_rows else existing_relation('fct_claim_line_versions') %}
+
+with listed as (
+    select * from {{ ref('stg_providers') }}
 ),
 
-newest_snapshot as (
-    select max(_load_date) as snapshot_date from {{ source('staging', 'providers') }}
+claims as (
+    select billing_npi, rendering_npi, _load_id from {{ ref('stg_claims') }}
 ),
 
-claim_npis as (
-    select billing_npi as npi from {{ source('staging', 'claims') }}
+{% if all_rows %}
+candidates as (
+    select billing_npi as npi from claims
     union
-    select rendering_npi from {{ source('staging', 'claims') }} where rendering_npi is not null
+    select rendering_npi from claims where rendering_npi is not null
+),
+{% else %}
+candidates as (
+    select billing_npi as npi from claims where _load_id in {{ changed_loads('claims', 'added') }}
+    union
+    select rendering_npi from claims
+    where rendering_npi is not null and _load_id in {{ changed_loads('claims', 'added') }}
+    {% if old_versions %}
+    union
+    select d.npi
+    from {{ this }} as d
+    inner join {{ old_versions }} as v
+        on d.provider_key in (v.billing_provider_key, v.rendering_provider_key)
+    where v._load_id in {{ changed_loads('claims', 'removed') }}
+    {% endif %}
+),
+{% endif %}
+
+unlisted as (
+    select distinct c.npi
+    from candidates as c
+    where c.npi is not null
+      and not exists (select 1 from listed as l where l.npi = c.npi)
+),
+
+referenced as (
+    -- of those, the NPIs a staged claim still references (on a full build all of them)
+    {% if all_rows %}
+    select npi from unlisted
+    {% else %}
+    select billing_npi as npi from claims where billing_npi in (select npi from unlisted)
+    union
+    select rendering_npi from claims where rendering_npi in (select npi from unlisted)
+    {% endif %}
 ),
 
 known as (
     select
-        p.npi,
-        p.provider_name,
-        p.specialty,
-        p.taxonomy_code,
-        cast(p.entity_type as integer) as entity_type,
-        p.network_status,
-        p.city,
-        p.state,
-        p.zip,
+        npi,
+        provider_name,
+        specialty,
+        taxonomy_code,
+        entity_type,
+        network_status,
+        city,
+        state,
+        zip,
         false as is_inferred,
-        p.first_snapshot_date,
-        p._load_date as last_snapshot_date,
-        p._load_date = n.snapshot_date as is_in_newest_snapshot
-    from provider_rows as p
-    cross join newest_snapshot as n
-    where p.recency = 1
+        first_snapshot_date,
+        last_snapshot_date,
+        is_in_newest_snapshot,
+        false as is_dropped
+    from listed
+    {% if not all_rows %}where 1 = 0{% endif %}
 ),
 
 inferred as (
     select
-        c.npi,
+        u.npi,
         cast(null as varchar) as provider_name,
         cast(null as varchar) as specialty,
         cast(null as varchar) as taxonomy_code,
@@ -58,14 +103,16 @@ inferred as (
         true as is_inferred,
         cast(null as date) as first_snapshot_date,
         cast(null as date) as last_snapshot_date,
-        false as is_in_newest_snapshot
-    from claim_npis as c
-    where not exists (select 1 from known as k where k.npi = c.npi)
+        false as is_in_newest_snapshot,
+        r.npi is null as is_dropped
+    from unlisted as u
+    left join referenced as r on r.npi = u.npi
 ),
 
 final as (
     select
-        {{ surrogate_key(['npi']) }} as provider_key,
+        -- an NPI no snapshot lists and no claim references any more is a tombstone (deleted)
+        case when not is_dropped then {{ surrogate_key(['npi']) }} end as provider_key,
         npi,
         provider_name,
         coalesce(specialty, 'UNKNOWN') as specialty,

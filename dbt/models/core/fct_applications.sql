@@ -1,3 +1,11 @@
+{{ config(
+    materialized='incremental',
+    replace_key='application_id',
+    replace_also=[{'column': 'application_id', 'work': 'int_events_touched'}],
+    rebuild_if_changed=['members']
+) }}
+-- depends_on: {{ ref('int_coverage_spans') }}, {{ ref('int_enrollment_events') }}
+-- depends_on: {{ ref('stg_load_changes') }}, {{ ref('int_events_touched') }}
 -- Applications as an accumulating snapshot: one row per application_id, with the milestones
 -- submitted -> plan selected -> effectuated, or cancelled / terminated, filled in as events
 -- arrive. Milestone timestamps are the first occurrence of each event type (first delivery of
@@ -8,13 +16,21 @@
 --           effectuated, selected, submitted = otherwise the furthest milestone reached
 --   enrollment_count: distinct members on the application
 --   monthly_premium_amount / monthly_aptc_amount: sum over members of their latest PlanSelected
--- Full rebuild on each run.
-with events as (
+-- Incremental: a run rebuilds the applications of int_events_touched from all their events
+-- (of every member on them); a change of member snapshots rebuilds every application.
+{%- set all_rows = rebuild_all() %}
+with touched as (
+    select distinct application_id from {{ ref('int_events_touched') }}
+),
+
+events as (
     select * from {{ ref('int_enrollment_events') }}
+    {% if not all_rows %}where application_id in (select application_id from touched){% endif %}
 ),
 
 spans as (
     select * from {{ ref('int_coverage_spans') }}
+    {% if not all_rows %}where application_id in (select application_id from touched){% endif %}
 ),
 
 milestones as (

@@ -1,58 +1,35 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=('partitioned_append' if target.type == 'postgres' else 'append'),
-    pg_partition_by=('service_from_date' if var('pg_partition_claims', true) else none),
-    indexes=pg_indexes(['claim_line_key', 'member_key', 'plan_key', 'servicing_provider_key', 'adjudicated_date']),
-    on_schema_change='fail',
-    post_hook=["{{ pg_name_partitions() }}", "{{ analyze_table() }}"],
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where claim_line_key in (select claim_line_key from {{ ref('int_claim_lines_touched') }}){% endif %}"
-) }}
--- Every accepted claim line version. Grain: one row per (claim_id, line_number, claim_version).
--- When the same version arrives in several loads, the row from the later load date replaces the
--- earlier one (ties: the later source line). Dimension keys are the ones valid on the service
--- date (point-in-time); the plan comes from the newest products crosswalk. servicing_specialty
--- copies the type-1 specialty of the servicing provider (rendering NPI, else billing NPI) so the
--- claims marts group without a join; a provider change re-keys the lines like a dimension change.
--- Incremental by load-date partition: a run deletes and rebuilds, from all staged loads, every
--- version of the claim lines listed in int_claim_lines_touched (lines loaded in the window or in
--- any staged load not processed yet, lines of loads that were replaced, lines whose dimension
--- keys or provider specialty changed). A first run or --full-refresh builds everything.
+{{ config(indexes=pg_indexes(['claim_line_key', 'member_key', 'plan_key', 'servicing_provider_key', 'adjudicated_date'])) }}
+-- depends_on: {{ ref('bridge_product_plan') }}, {{ ref('dim_member') }}, {{ ref('dim_plan') }}, {{ ref('dim_provider') }}, {{ ref('stg_claims') }}
 -- depends_on: {{ ref('int_claim_lines_touched') }}
+-- Every accepted claim line version (stg_claims: the later load date already replaced a
+-- same-key row). Grain: one row per (claim_id, line_number, claim_version). Dimension keys are
+-- the ones valid on the service date (point-in-time); the plan comes from the newest products
+-- crosswalk. servicing_specialty copies the type-1 specialty of the servicing provider
+-- (rendering NPI, else billing NPI) so the claims marts group without a join; a provider change
+-- re-keys the lines like a dimension change.
+-- Incremental (config shared with fct_claim_lines in _core.yml): a run deletes and rebuilds
+-- every version of the claim lines in int_claim_lines_touched. A first build or a full refresh
+-- builds everything.
 
 with staged as (
-    select c.*
-    from {{ source('staging', 'claims') }} as c
+    select *
+    from {{ ref('stg_claims') }}
     {% if is_incremental() %}
-    where exists (
-        select 1 from {{ ref('int_claim_lines_touched') }} as t
-        where t.claim_id = c.claim_id and t.line_number = c.line_number
-    )
+    where claim_line_key in (select claim_line_key from {{ ref('int_claim_lines_touched') }})
     {% endif %}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by claim_id, line_number, claim_version
-            order by _load_date desc, _source_line desc
-        ) as load_rank
-    from staged
 ),
 
 latest_versions as (
     select
         *,
-        max(claim_version) over (partition by claim_id, line_number) as current_claim_version,
-        {{ member_key_from_member_no('member_no') }} as member_key
-    from ranked
-    where load_rank = 1
+        max(claim_version) over (partition by claim_line_key) as current_claim_version
+    from staged
 ),
 
 final as (
     select
-        {{ surrogate_key(['c.claim_id', 'c.line_number', 'c.claim_version']) }} as claim_line_version_key,
-        {{ surrogate_key(['c.claim_id', 'c.line_number']) }} as claim_line_key,
+        c.claim_line_version_key,
+        c.claim_line_key,
         c.claim_id,
         cast(c.line_number as integer) as line_number,
         cast(c.claim_version as integer) as claim_version,

@@ -1,18 +1,11 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=('partitioned_append' if target.type == 'postgres' else 'append'),
-    pg_partition_by=('service_from_date' if var('pg_partition_claims', true) else none),
-    indexes=pg_indexes(['claim_line_key', 'member_key', 'plan_key', 'servicing_provider_key', 'adjudicated_date']),
-    on_schema_change='fail',
-    post_hook=["{{ pg_name_partitions() }}", "{{ analyze_table() }}"],
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where claim_line_key in (select claim_line_key from {{ ref('int_claim_lines_touched') }}){% endif %}"
-) }}
+{{ config(indexes=pg_indexes(['claim_line_key', 'member_key', 'plan_key', 'servicing_provider_key', 'adjudicated_date'])) }}
+-- depends_on: {{ ref('fct_claim_line_versions') }}
+-- depends_on: {{ ref('int_claim_lines_touched') }}
 -- The current version of every claim line. Grain: one row per (claim_id, line_number): the
 -- highest claim_version among all accepted rows of all loaded claim files (after the
 -- later-load-replaces rule). REVERSED and DENIED lines carry 0 paid; is_counted_line marks the
 -- lines that count as claim lines (not REVERSED).
--- Incremental by load-date partition, in step with fct_claim_line_versions (same touched lines).
--- depends_on: {{ ref('int_claim_lines_touched') }}
+-- Incremental, in step with fct_claim_line_versions (same touched lines, config in _core.yml).
 
 with versions as (
     select *

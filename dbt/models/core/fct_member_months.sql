@@ -1,11 +1,30 @@
-{{ config(indexes=pg_indexes(['member_key', 'plan_key', 'month']), post_hook="{{ analyze_table() }}") }}
+{{ config(
+    materialized='incremental',
+    replace_key='member_month_key',
+    replace_also=[
+        {'column': 'exchange_member_key', 'work': 'int_events_touched'},
+        {'column': 'month', 'work': 'int_months_entering_as_of'},
+    ],
+    rebuild_if_changed=['members', 'plans'],
+    indexes=pg_indexes(['member_key', 'plan_key', 'month']),
+    post_hook="{{ analyze_table() }}"
+) }}
+-- depends_on: {{ ref('dim_member') }}, {{ ref('dim_plan') }}, {{ ref('int_coverage_spans') }}, {{ ref('warehouse_as_of') }}
+-- depends_on: {{ ref('stg_load_changes') }}, {{ ref('int_events_touched') }}, {{ ref('int_months_entering_as_of') }}, {{ ref('int_coverage_months_touched') }}
 -- Member months. Grain: one row per member and calendar month in which a coverage span covers
 -- at least one day, for months up to and including the month of the data's as-of date (months
 -- before the first file count when coverage reaches back). The month belongs to the plan of the
 -- latest-starting span covering it (a tie goes to the span of the later event).
--- Full rebuild on each run (derived from the coverage spans).
+-- Incremental: every month of the exchange members in int_events_touched, and the months that
+-- entered the as-of window (int_months_entering_as_of) for every member; a change of member or
+-- plan snapshots re-keys and rebuilds every row.
+{%- set all_rows = rebuild_all() %}
 with spans as (
     select * from {{ ref('int_coverage_spans') }}
+    {% if not all_rows %}
+    where exchange_member_key in (select exchange_member_key from {{ ref('int_events_touched') }})
+       or span_end_date >= (select min(month) from {{ ref('int_months_entering_as_of') }})
+    {% endif %}
 ),
 
 as_of as (
@@ -40,6 +59,12 @@ covered_months as (
     cross join as_of
     where m.month_start_date <= m.span_end_date
       and m.month_start_date <= as_of.as_of_month
+    {% if not all_rows %}
+      and (
+          m.exchange_member_key in (select exchange_member_key from {{ ref('int_events_touched') }})
+          or m.month_start_date in (select month from {{ ref('int_months_entering_as_of') }})
+      )
+    {% endif %}
 ),
 
 clipped as (
@@ -65,6 +90,7 @@ final as (
     select
         {{ surrogate_key(['r.member_key', 'r.month_start_date']) }} as member_month_key,
         r.member_key,
+        r.exchange_member_key,
         m.member_version_key,
         r.month_start_date as month,
         r.hios_plan_id,

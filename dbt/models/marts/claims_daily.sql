@@ -1,17 +1,17 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where service_date in (select service_from_date from {{ ref('int_claim_lines_touched') }}){% endif %}"
+    replace_key='service_date',
+    replace_also=[{'column': 'service_date', 'work': 'int_claim_lines_touched', 'work_column': 'service_from_date'}]
 ) }}
+-- depends_on: {{ ref('fct_claim_lines') }}
 -- Claims by service date x plan x claim type x provider specialty, from the current claim
 -- lines (claim_lines and distinct_claims count non-REVERSED lines; money sums all current lines).
 -- Specialty is the servicing provider's (rendering NPI, else billing NPI; 'UNKNOWN' if no
 -- provider snapshot lists it): the type-1 specialty the claim facts carry.
 -- Refresh: incremental. A run recomputes only the service dates in int_claim_lines_touched (old
--- and new service dates of every claim line the run touched: new or replaced loads, re-keyed
--- lines, changed provider specialties), so a new claims day rewrites a few dates and a late
--- file for an old day corrects those old dates.
+-- and new service dates of every claim line the run touched: new or re-delivered loads,
+-- re-keyed lines, changed provider specialties), so a new claims day rewrites a few dates and a
+-- late file for an old day corrects those old dates.
 -- depends_on: {{ ref('int_claim_lines_touched') }}
 
 with lines as (
@@ -39,4 +39,5 @@ final as (
     group by l.service_from_date, l.hios_plan_id, l.claim_type, l.servicing_specialty
 )
 
-select * from final
+select {{ contract_columns() }}
+from final

@@ -1,14 +1,40 @@
+{{ config(
+    materialized='incremental',
+    replace_key=['member_key', 'month'],
+    replace_also=[
+        {'column': 'member_key', 'work': 'int_members_touched'},
+        {'column': 'month', 'work': 'int_months_entering_as_of'},
+    ],
+    rebuild_if_changed=['members', 'plans']
+) }}
+-- depends_on: {{ ref('dim_plan') }}, {{ ref('fct_claim_lines') }}, {{ ref('fct_member_months') }}, {{ ref('fct_premiums') }}, {{ ref('warehouse_as_of') }}
+-- depends_on: {{ ref('stg_load_changes') }}, {{ ref('int_members_touched') }}, {{ ref('int_months_entering_as_of') }}
 -- One row per member (pseudonymous member_key) and month up to the as-of month in which the
 -- member was covered, was billed premium (as subscriber) or had a claim line in service:
 -- coverage plan and metal tier, premium earned, claims paid, claim lines, distinct claims.
--- Refresh: full rebuild on each run.
+-- Refresh: incremental: every month of the members in int_members_touched, and the months that
+-- entered the as-of window for every member; a change of member or plan snapshots (member keys,
+-- plan attributes) rebuilds every row.
+{%- set all_rows = rebuild_all() %}
+
 with as_of as (
     select as_of_month from {{ ref('warehouse_as_of') }}
+),
+
+work_members as (
+    select member_key from {{ ref('int_members_touched') }}
+),
+
+work_months as (
+    select month from {{ ref('int_months_entering_as_of') }}
 ),
 
 coverage as (
     select member_key, month, hios_plan_id
     from {{ ref('fct_member_months') }}
+    {% if not all_rows %}
+    where member_key in (select member_key from work_members) or month in (select month from work_months)
+    {% endif %}
 ),
 
 premiums as (
@@ -16,6 +42,12 @@ premiums as (
     from {{ ref('fct_premiums') }} as p
     cross join as_of
     where p.coverage_month <= as_of.as_of_month
+    {% if not all_rows %}
+      and (
+          p.member_key in (select member_key from work_members)
+          or p.coverage_month in (select month from work_months)
+      )
+    {% endif %}
     group by p.member_key, p.coverage_month
 ),
 
@@ -29,6 +61,12 @@ claims as (
     from {{ ref('fct_claim_lines') }} as c
     cross join as_of
     where c.service_month <= as_of.as_of_month
+    {% if not all_rows %}
+      and (
+          c.member_key in (select member_key from work_members)
+          or c.service_month in (select month from work_months)
+      )
+    {% endif %}
     group by c.member_key, c.service_month
 ),
 
@@ -58,4 +96,5 @@ final as (
     {{ plan_month_attributes_join('attrs', 'cv.hios_plan_id', 'k.month') }}
 )
 
-select * from final
+select {{ contract_columns() }}
+from final

@@ -9,60 +9,26 @@
 --   segment         no_claims (frequency 0); high_cost (claims > 3 x premium and a loss);
 --                   loss (net_value < 0); active_profitable (last claim within 90 days);
 --                   dormant_profitable (otherwise)
--- Refresh: full rebuild on each run.
+-- Refresh: rebuilt on each run from int_member_totals (one row per member: the as-of date moves
+-- every recency), never from the facts.
 with as_of as (
-    select as_of_date, as_of_month from {{ ref('warehouse_as_of') }}
-),
-
-tenure as (
-    select member_key, count(*) as tenure_months, min(month) as first_covered_month, max(month) as last_covered_month
-    from {{ ref('fct_member_months') }}
-    group by member_key
-),
-
-premiums as (
-    select p.member_key, sum(p.premium_billed) as premium_earned
-    from {{ ref('fct_premiums') }} as p
-    cross join as_of
-    where p.coverage_month <= as_of.as_of_month
-    group by p.member_key
-),
-
-claims as (
-    select
-        member_key,
-        sum(paid_amount) as claims_paid,
-        count(distinct case when is_counted_line then claim_id end) as frequency,
-        max(case when is_counted_line then service_from_date end) as last_service_date
-    from {{ ref('fct_claim_lines') }}
-    group by member_key
-),
-
-members as (
-    select member_key from tenure
-    union
-    select member_key from premiums
-    union
-    select member_key from claims
+    select as_of_date from {{ ref('warehouse_as_of') }}
 ),
 
 measures as (
     select
-        m.member_key,
-        cast(coalesce(t.tenure_months, 0) as integer) as tenure_months,
+        t.member_key,
+        t.tenure_months,
         t.first_covered_month,
         t.last_covered_month,
-        {{ money('coalesce(p.premium_earned, 0)') }} as premium_earned,
-        {{ money('coalesce(c.claims_paid, 0)') }} as claims_paid,
-        {{ money('coalesce(p.premium_earned, 0) - coalesce(c.claims_paid, 0)') }} as net_value,
-        {{ days_between('c.last_service_date', 'a.as_of_date') }} as recency_days,
-        cast(coalesce(c.frequency, 0) as integer) as frequency,
-        {{ money('coalesce(c.claims_paid, 0)') }} as monetary
-    from members as m
+        t.premium_earned,
+        t.claims_paid,
+        {{ money('t.premium_earned - t.claims_paid') }} as net_value,
+        {{ days_between('t.last_service_date', 'a.as_of_date') }} as recency_days,
+        t.frequency,
+        t.claims_paid as monetary
+    from {{ ref('int_member_totals') }} as t
     cross join as_of as a
-    left join tenure as t on t.member_key = m.member_key
-    left join premiums as p on p.member_key = m.member_key
-    left join claims as c on c.member_key = m.member_key
 ),
 
 final as (

@@ -2,17 +2,17 @@
 -- Member snapshot rows reduced to the de-identified attributes the member dimension tracks
 -- (no names, SSN, contact details, street address or full date of birth), keyed by member_key.
 with members as (
-    select * from {{ source('staging', 'members') }}
+    select * from {{ ref('stg_members') }}
 ),
 
 identity as (
-    select * from {{ ref('int_member_identity') }}
+    select * from {{ ref('stg_member_identity') }}
 ),
 
 keyed as (
     select
         {{ member_key_from_member_no('m.issuer_member_no') }} as member_key,
-        m._load_date as snapshot_date,
+        m.snapshot_date,
         m.member_id,
         m.subscriber_id,
         m.relationship,

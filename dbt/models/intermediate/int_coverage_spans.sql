@@ -1,4 +1,12 @@
-{{ config(materialized='table', post_hook="{{ analyze_table() }}") }}
+{{ config(
+    materialized='incremental',
+    replace_key='created_by_event_id',
+    replace_also=[{'column': 'exchange_member_key', 'work': 'int_events_touched'}],
+    rebuild_if_changed=['members'],
+    post_hook="{{ analyze_table() }}"
+) }}
+-- depends_on: {{ ref('int_enrollment_events') }}
+-- depends_on: {{ ref('stg_load_changes') }}, {{ ref('int_events_touched') }}
 -- Coverage spans per member, following the landing contract's rules, applied in event_seq
 -- order (occurred_at instant, then event_id):
 --   1. CoverageEffectuated starts [coverage_start, 31 Dec of that year] on its plan.
@@ -11,8 +19,13 @@
 -- [start, 31 Dec] cut at the minimum cut date of the later cutting events of the same member
 -- and application; it is dropped when its start is after that minimum. PlanSelected never
 -- creates coverage.
+-- Incremental: the spans of the exchange members in int_events_touched are rebuilt from all
+-- their events (a member's spans depend only on the member's own events).
 with events as (
     select * from {{ ref('int_enrollment_events') }}
+    {% if not rebuild_all() %}
+    where exchange_member_key in (select exchange_member_key from {{ ref('int_events_touched') }})
+    {% endif %}
 ),
 
 span_creators as (
