@@ -23,7 +23,7 @@ from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
 from aca_warehouse.assets.landing import landing_assets  # noqa: E402
 from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
-from aca_warehouse.assets.staging import staging_assets  # noqa: E402
+from aca_warehouse.assets.staging import load_audit_spec, staging_assets  # noqa: E402
 from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
@@ -45,10 +45,11 @@ def build_definitions() -> Definitions:
     reports = build_reports_asset([*(key for a in layers for key in a.keys), *quality.keys])
     assets = [*layers, quality, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
-    # warehouse built from staging (core, marts, quality) - not only the models downstream of that
+    # warehouse built from staging (dbt's staging views to marts, quality, reports) - not only the models downstream of that
     # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed
     # feeds (dim_date) before the facts' tests can pass.
-    warehouse_models = AssetSelection.all() - AssetSelection.groups("landing", "staging")
+    loaders = AssetSelection.assets(*(key for a in [*landing_assets, *staging_assets] for key in a.keys))
+    warehouse_models = AssetSelection.all() - loaders
     feed_selection = {
         feed: sorted(
             (AssetSelection.assets(AssetKey(["landing", feed])).downstream() | warehouse_models).resolve(
@@ -67,7 +68,7 @@ def build_definitions() -> Definitions:
         config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
     )
     return Definitions(
-        assets=assets,
+        assets=[*assets, load_audit_spec],
         asset_checks=[*staging_checks],
         jobs=[load_everything],
         sensors=[build_landing_sensor(load_everything, feed_selection)],

@@ -2,11 +2,12 @@
 
 The cube counts distinct claims in all 32 grouping sets. It sums a 1 for claims counted in one
 (plan, month, claim type, specialty) cell and counts distinct only the claims spread over
-several cells. This runs the real model (`dbt run --select claims_cube`) on a real warehouse
-whose core tables hold exactly the cases that split matters for: lines of one claim in two
-specialties, in two months, under two plans of the same tier and state, a reversed line beside a
-counted one, a reversed-only claim, a month after the as-of date, an unknown plan, and a month
-with members but no claims.
+several cells. This runs the real models from the claim lines up (the per-cell pre-aggregates
+int_claim_cells_touched, int_claims_by_cell and int_spread_claim_cells, plan_month for the member
+months, then claims_cube) on a real warehouse whose core tables hold exactly the cases that split
+matters for: lines of one claim in two specialties, in two months, under two plans of the same
+tier and state, a reversed line beside a counted one, a reversed-only claim, a month after the
+as-of date, an unknown plan, and a month with members but no claims.
 """
 
 from __future__ import annotations
@@ -80,13 +81,27 @@ def _create_core_tables(warehouse: Any) -> None:
         conn.execute("create table core.fct_member_months (month date, hios_plan_id varchar(20))")
         for month, plan in MEMBER_MONTHS:
             conn.execute("insert into core.fct_member_months values (%s, %s)", [month, plan])
+        conn.execute(
+            "create table core.fct_premiums (coverage_month date, hios_plan_id varchar(20), "
+            "premium_billed decimal(18, 2), aptc_amount decimal(18, 2))"
+        )
+
+
+# The models from claim lines to the cube (built from scratch: a first build of each).
+CHAIN = (
+    "int_claim_cells_touched",
+    "int_claims_by_cell",
+    "int_spread_claim_cells",
+    "plan_month",
+    "claims_cube",
+)
 
 
 def _run_claims_cube(warehouse: Any, scratch: Path) -> None:
     env = {**os.environ, **warehouse.dbt_env()}
     dbt = Path(sys.executable).with_name("dbt")
     result = subprocess.run(
-        [str(dbt), "run", "--select", "claims_cube", "--profiles-dir", ".", "--project-dir", ".",
+        [str(dbt), "run", "--full-refresh", "--select", *CHAIN, "--profiles-dir", ".", "--project-dir", ".",
          "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs")],
         cwd=DBT_DIR, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip

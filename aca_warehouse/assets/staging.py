@@ -5,6 +5,7 @@ from datetime import timedelta
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
@@ -181,3 +182,18 @@ def build_staging_assets(dictionary: Dictionary | None = None) -> list[AssetsDef
 
 
 staging_assets: list[AssetsDefinition] = build_staging_assets()
+
+# `staging.load_audit` is written by every staging asset in the same transaction as its data, so
+# it has no asset of its own to materialize; dbt reads it as a source (stg_load_audit).
+load_audit_spec = AssetSpec(
+    key=AssetKey(["staging", "load_audit"]),
+    group_name="staging",
+    description=(
+        "`staging.load_audit`: one row per landing file load by the staging assets (load id, "
+        "partition, file, checksum, rows read / staged / quarantined, reader, status, message). "
+        "Written by every staging asset in the transaction that replaces its partition; dbt's "
+        "stg_load_audit reads the load each partition holds now."
+    ),
+    kinds={"table"},
+    metadata={"dagster/table_name": "staging.load_audit"},
+)
