@@ -333,7 +333,10 @@ def test_impossible_date_and_foreign_files(
         "claims_system/providers/README.txt",
         "claims_system/providers/providers_2025-02-30.csv",
     }
-    assert "2025-02-30 is not a real calendar date" in reasons["claims_system/providers/providers_2025-02-30.csv"]
+    assert (
+        "2025-02-30 is not a real calendar date"
+        in reasons["claims_system/providers/providers_2025-02-30.csv"]
+    )
     assert staged == 0
 
 

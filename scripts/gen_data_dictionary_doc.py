@@ -187,9 +187,9 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "Bounds that keep one absurd row from costing memory or sinking a file; each is a per-row problem "
         "(`field_too_long`), never a file rejection.",
         "",
-        f"- **A column's value**: at most its `max_length` bytes of UTF-8 after trimming (characters for "
-        f"ASCII text): the type's default above unless the column sets its own (every column's limit is in "
-        f"the feed tables below).",
+        "- **A column's value**: at most its `max_length` bytes of UTF-8 after trimming (characters for "
+        "ASCII text): the type's default above unless the column sets its own (every column's limit is in "
+        "the feed tables below).",
         f"- **Unknown extra columns** of a row (kept in `_extra`): at most "
         f"{d.limits.extra_columns_max_bytes:,} bytes of JSON together.",
         f"- **A record** (all its physical lines, quoted or not): at most {d.limits.record_max_chars:,} "
