@@ -15,10 +15,8 @@ in dbt/); `dagster dev` prepares it itself through `prepare_if_dev()`.
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +32,7 @@ from aca_warehouse.errors import DbtBuildError
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_error
+from aca_warehouse.scratch import DBT_SCRATCH_PREFIX, new_scratch_dir
 from aca_warehouse.settings import redact
 
 
@@ -159,53 +158,6 @@ def save_parse_state(scratch: Path, cache: Path) -> None:
         os.replace(partial, cache / PARTIAL_PARSE_FILE)
 
 
-SCRATCH_PREFIX = "aca-dbt-"
-_SCRATCH_NAME = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(?P<pid>[0-9]+)-")
-# A scratch directory named before the owner's process id was part of the name: removed once this old.
-_UNATTRIBUTED_SCRATCH_SECONDS = 6 * 3600
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def clean_stale_scratch_dirs(root: Path | None = None) -> list[Path]:
-    """Remove the dbt scratch directories (`aca-dbt-<pid>-*` in the system temp folder) that processes
-    killed before their clean-up left behind: those of processes that no longer exist. Only this user's
-    directories, never a symlink. Returns what was removed."""
-    root = Path(root or tempfile.gettempdir())
-    removed: list[Path] = []
-    now = time.time()
-    for path in root.glob(f"{SCRATCH_PREFIX}*"):
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid():
-            continue
-        named = _SCRATCH_NAME.match(path.name)
-        if named and _process_alive(int(named.group("pid"))):
-            continue
-        if not named and now - info.st_mtime < _UNATTRIBUTED_SCRATCH_SECONDS:
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def new_scratch_dir() -> Path:
-    """A private (0700) scratch directory for one dbt invocation's target and log files, named after
-    this process so that a later run can tell when it was abandoned."""
-    clean_stale_scratch_dirs()
-    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-
-
 def dbt_log_dir(context: AssetExecutionContext) -> Path:
     """Where failed dbt builds keep their log: `<Dagster home>/logs/dbt` (private to this user)."""
     home = getattr(context.instance, "root_directory", None) or os.environ.get("DAGSTER_HOME")
@@ -276,7 +228,7 @@ def aca_dbt_models(
     )
     # dbt's target and log files go to a private scratch dir, removed afterwards (and by the next run
     # if this process is killed first). They hold no secret: the SQL reads it from the session.
-    scratch = new_scratch_dir()
+    scratch = new_scratch_dir(DBT_SCRATCH_PREFIX)
     cache = parse_cache_dir(warehouse)
     restore_parse_state(cache, scratch)
     try:

@@ -17,6 +17,7 @@ from aca_warehouse.errors import (
     WarehouseUnreachableError,
     mask_passwords,
 )
+from aca_warehouse.scratch import clean_stale_scratch_dirs
 from aca_warehouse.settings import (
     DUCKDB_MEMORY_LIMIT_DEFAULT,
     Settings,
@@ -214,12 +215,14 @@ class WarehouseResource(ConfigurableResource):
         return f"postgresql://{params.host}:{params.port}/{params.dbname}"
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Tag the run with this warehouse's identity (see WAREHOUSE_RUN_TAG): every run that uses the
-        warehouse, whoever launched it (CLI, sensor, UI, backfill), carries it."""
+        """At the start of every run that uses the warehouse, whoever launched it (CLI, sensor, UI,
+        backfill): remove the scratch directories killed runs left, and tag the run with this
+        warehouse's identity (see WAREHOUSE_RUN_TAG)."""
         run_id = getattr(context, "run_id", None)
         instance = getattr(context, "instance", None)
         if not run_id or instance is None:
             return
+        clean_stale_scratch_dirs()  # what a killed run left in the temp folder (PHI of staging)
         run = instance.get_run_by_id(run_id)
         if run is not None and run.tags.get(WAREHOUSE_RUN_TAG) != self.identity:
             instance.add_run_tags(run_id, {WAREHOUSE_RUN_TAG: self.identity})
