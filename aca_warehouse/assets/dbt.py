@@ -162,9 +162,7 @@ def dbt_log_dir(context: AssetExecutionContext) -> Path:
     """Where failed dbt builds keep their log: `<Dagster home>/logs/dbt` (private to this user)."""
     home = getattr(context.instance, "root_directory", None) or os.environ.get("DAGSTER_HOME")
     root = Path(home) if home else Path(tempfile.gettempdir()) / "aca-warehouse-logs"
-    directory = root / "logs" / "dbt"
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return directory
+    return root / "logs" / "dbt"
 
 
 def keep_dbt_log(scratch: Path, directory: Path, run_id: str) -> Path | None:
@@ -172,6 +170,7 @@ def keep_dbt_log(scratch: Path, directory: Path, run_id: str) -> Path | None:
     source = scratch / "dbt.log"
     if not source.exists():
         return None
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     kept = directory / f"dbt-{run_id[:8]}-{stamp}.log"
     with source.open(encoding="utf-8", errors="replace") as src:

@@ -451,6 +451,9 @@ class LandingFileReader:
                 continue
             if not text:
                 break
+            if "\x00" in text:  # binary content, wherever it is (also inside a ragged or quoted record)
+                line = self._line_no + text.count("\n", 0, text.index("\x00")) + 1
+                raise self.reject(f"contains NUL bytes (binary content?) on line {line}")
             plain = self._plain_block(text)
             if plain is not None:
                 sink.write(plain)
