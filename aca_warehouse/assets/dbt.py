@@ -160,7 +160,8 @@ def save_parse_state(scratch: Path, cache: Path) -> None:
 
 def dbt_log_dir(context: AssetExecutionContext) -> Path:
     """Where failed dbt builds keep their log: `<Dagster home>/logs/dbt` (private to this user)."""
-    home = getattr(context.instance, "root_directory", None) or os.environ.get("DAGSTER_HOME")
+    instance = context.instance  # an ephemeral instance's directory vanishes with it: use DAGSTER_HOME then
+    home = (None if instance.is_ephemeral else instance.root_directory) or os.environ.get("DAGSTER_HOME")
     root = Path(home) if home else Path(tempfile.gettempdir()) / "aca-warehouse-logs"
     return root / "logs" / "dbt"
 
@@ -225,6 +226,9 @@ def aca_dbt_models(
     context.log.info(
         f"dbt build on {warehouse.description} for load dates [{window['min_date']}, {window['max_date']})"
     )
+    if warehouse.kind == "duckdb":  # wait for (or name) a run holding the file, rather than fail every node
+        with warehouse.connect():
+            pass
     # dbt's target and log files go to a private scratch dir, removed afterwards (and by the next run
     # if this process is killed first). They hold no secret: the SQL reads it from the session.
     scratch = new_scratch_dir(DBT_SCRATCH_PREFIX)

@@ -162,6 +162,8 @@ class WarehouseResource(ConfigurableResource):
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/aca"
     duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     connect_retries: int = 3
+    # DuckDB: how long to wait for another process's write lock before "another run holds the warehouse".
+    duckdb_lock_wait_seconds: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
@@ -249,19 +251,21 @@ class WarehouseResource(ConfigurableResource):
 
         path = Path(self.duckdb_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        last_error: Exception | None = None
-        for attempt in range(self.connect_retries + 5):
+        deadline = time.monotonic() + self.duckdb_lock_wait_seconds
+        attempt = 0
+        while True:
             try:
                 return duckdb.connect(str(path), config={"memory_limit": self.duckdb_memory_limit})
             except duckdb.IOException as exc:
                 if not is_duckdb_lock_error(exc):  # permissions, a damaged file: waiting will not help
                     raise WarehouseUnreachableError(
                         f"cannot open the DuckDB warehouse {path}: {str(exc).splitlines()[0]}"
-                    ) from exc
-                last_error = exc  # another process holds the write lock: wait a little for it
-                time.sleep(min(0.5 * (attempt + 1), 3.0))
-        assert last_error is not None
-        raise duckdb_busy_error(path, last_error) from last_error
+                    ) from None
+                pause = min(0.5 * (attempt + 1), 3.0)  # another process holds the write lock: wait for it
+                if time.monotonic() + pause > deadline:
+                    raise duckdb_busy_error(path, exc) from None
+                time.sleep(pause)
+                attempt += 1
 
     # -- PostgreSQL ---------------------------------------------------------------------------
     def _open_postgres(self) -> Any:
