@@ -226,6 +226,9 @@ def test_duckdb_loads_killed_at_staging_dbt_and_quality_recover_and_leave_no_sec
     # right after a kill: no secret anywhere; PHI only in the dead run's private staging scratch
     assert chain.leaks(secret, phi_values(), allow_phi_in=("aca_staging_",)) == []
     chain.load(kill_at=AT_DBT)
+    # dbt's scratch (compiled SQL, run results, its log) outlives the killed run: it holds no secret
+    assert any(p.name.startswith("aca-dbt-") for p in Path(chain.env["TMPDIR"]).iterdir())
+    assert chain.leaks(secret, phi_values(), allow_phi_in=("aca_staging_",)) == []
     chain.load(kill_at=AT_QUALITY)
     final = chain.load()
 

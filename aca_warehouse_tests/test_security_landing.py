@@ -181,3 +181,22 @@ def test_a_rejected_file_is_never_quoted_in_errors_audit_or_run_storage(
     assert audit and audit[0][0] == "failed" and "the header has 1 column(s)" in audit[0][1]
     for text in [failure.to_string(), *[message for _, message in audit], *events]:
         assert "CANARY" not in text and "root:x" not in text
+
+
+@pytest.mark.unit
+def test_a_file_swapped_for_a_link_or_a_pipe_after_discovery_is_not_read(tmp_path: Path) -> None:
+    """Discovery vetted the file; the reader checks again what it actually opened (a swap in between)."""
+    from aca_warehouse.errors import LandingFileError
+    from aca_warehouse.staging.reader import LandingFileReader
+
+    root = _landing(tmp_path)
+    feed = load_dictionary().feeds["providers"]
+    (found,), _ = scan_feed(root, feed)
+    found.path.unlink()
+    found.path.symlink_to(_outside_csv(tmp_path))  # swapped after it was found
+    with pytest.raises(LandingFileError, match="no longer a regular file inside the landing directory"):
+        LandingFileReader(found.path, found.relative_path, feed)
+    found.path.unlink()
+    os.mkfifo(found.path)  # opening a pipe for reading would wait for a writer forever
+    with pytest.raises(LandingFileError, match="no longer a regular file"):
+        LandingFileReader(found.path, found.relative_path, feed)

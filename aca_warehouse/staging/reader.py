@@ -35,7 +35,9 @@ import csv
 import io
 import itertools
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +149,42 @@ def _decode_error(path: Path, relative_path: str, exc: UnicodeDecodeError) -> La
     return LandingFileError(
         relative_path, f"not UTF-8: byte 0x{byte} on line {line} cannot be decoded ({why})"
     )
+
+
+def _opened_inside_landing(descriptor: int, path: Path, relative_path: str) -> bool:
+    """Whether the open file lies inside the landing root (the path minus its landing-relative part).
+    Linux tells which file a descriptor opened (/proc/self/fd); elsewhere discovery's check stands."""
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+    except OSError:
+        return True
+    text = str(path)
+    if not relative_path or not text.endswith(relative_path):
+        return True
+    root = Path(text[: len(text) - len(relative_path)] or ".").resolve()
+    return root in opened.parents
+
+
+def open_landing_file(path: Path, relative_path: str) -> IO[str]:
+    """Open a landing file for reading, refusing what is not the regular file inside the landing root
+    that discovery found (a file swapped for a link out of the landing directory, or for a pipe, after
+    it was found). Non-blocking open, so a pipe cannot hang the load."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not _opened_inside_landing(
+            descriptor, path, relative_path
+        ):
+            raise LandingFileError(
+                relative_path,
+                "is no longer a regular file inside the landing directory (replaced after it was found); not read",
+            )
+        os.set_blocking(descriptor, True)
+        return open(  # noqa: SIM115 - the reader closes it
+            descriptor, encoding="utf-8-sig", errors="strict", newline="\n", buffering=_READ_BUFFER
+        )
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def truncated(text: str, limit: int = QUARANTINE_VALUE_MAX_CHARS, total: int | None = None) -> str:
@@ -269,9 +307,7 @@ class LandingFileReader:
         self.file_index = file_index
         self._prefix = f"{file_index},"
         self.stats = ReadStats()
-        self._handle: IO[str] = path.open(
-            "r", encoding="utf-8-sig", errors="strict", newline="\n", buffering=_READ_BUFFER
-        )
+        self._handle: IO[str] = open_landing_file(path, relative_path)
         self._source = _LineSource(self._handle, MAX_RECORD_CHARS)
         self._line_no = 0
         try:
