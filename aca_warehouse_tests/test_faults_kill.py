@@ -55,7 +55,7 @@ def landing_set(root: Path) -> Path:
     return root
 
 
-def ignored_names(future_ok: bool = True) -> list[str]:
+def ignored_names() -> list[str]:
     return ["claims_2025-13-01.csv", "claims_２０２５-03-04.csv", "claims_2025-03-02.csv"]
 
 
@@ -203,6 +203,7 @@ def secret() -> str:
 
 
 @pytest.mark.duckdb
+@pytest.mark.xdist_group("kill_duckdb")  # the two chains take minutes each: let two workers share them
 def test_duckdb_loads_killed_at_staging_dbt_and_quality_recover_and_leave_no_secret_or_phi(
     tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource], secret: str
 ) -> None:
@@ -243,6 +244,7 @@ def test_duckdb_loads_killed_at_staging_dbt_and_quality_recover_and_leave_no_sec
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("kill_postgres")
 def test_postgres_readme_path_with_killed_loads_as_the_loader_recovers(
     tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource], secret: str
 ) -> None:
