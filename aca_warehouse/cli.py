@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from aca_warehouse.errors import AcaWarehouseError, ConfigurationError, PipelineFailedError
-from aca_warehouse.settings import PROJECT_ROOT, load_settings
+from aca_warehouse.settings import PROJECT_ROOT, load_settings, member_key_secret, redact
 
 DAGSTER_HOME_DEFAULT = PROJECT_ROOT / ".dagster_home"
 DEV_INSTANCE_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster.dev.yaml"
@@ -37,6 +37,17 @@ def ensure_dagster_home() -> Path:
     for name, value in RANGE_RUN_EVENT_SETTINGS.items():
         os.environ.setdefault(name, value)
     return home
+
+
+def report_ignored_files(landing_dir: Path) -> int:
+    """Print every file of the feed folders that is not loaded, naming it and saying why; how many."""
+    from aca_warehouse.landing import scan_landing_with_ignored
+
+    _, ignored = scan_landing_with_ignored(landing_dir)
+    shown = [i for i in ignored if not i.is_hidden]
+    for item in shown:
+        print(f"ignored {item}", file=sys.stderr)
+    return len(shown)
 
 
 def _landing_range(landing_dir: Path) -> tuple[date, date, int]:
@@ -66,11 +77,29 @@ def load_definitions():  # noqa: ANN201 - (Definitions, job name); dagster impor
     return defs, LOAD_EVERYTHING_JOB
 
 
-def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end: date | None = None) -> int:
+def check_warehouse_reachable() -> None:
+    """Open the warehouse once before the run starts: a DSN that cannot work (malformed, unknown host,
+    wrong password) or a DuckDB file another run holds fails here, once, in a few lines, instead of
+    in every step of the run."""
+    from aca_warehouse.resources import WarehouseResource
+
+    with WarehouseResource.from_settings().connect():
+        pass
+
+
+def run_pipeline(
+    landing_dir: Path | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    full_refresh: bool = False,
+) -> int:
     """Materialize every asset and check for every load date the landing directory holds (one run)."""
     if landing_dir is not None:
         os.environ["ACA_LANDING_DIR"] = str(landing_dir.resolve())
     settings = load_settings()
+    member_key_secret()  # a missing or public secret stops here, before anything is loaded
+    report_ignored_files(settings.landing_dir)
     first, last, n_files = _landing_range(settings.landing_dir)
     start = start or first
     end = end or last
@@ -81,10 +110,13 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
         )
     if start > end:
         raise AcaWarehouseError(f"--from {start} is after --to {end}")
-    if end > date.today():
+    from aca_warehouse.landing import latest_load_date
+
+    if end > latest_load_date():
         raise AcaWarehouseError(
-            f"load date {end} is in the future; partitions exist up to today ({date.today()})"
+            f"--to {end} is in the future; partitions exist up to today ({latest_load_date()}, UTC)"
         )
+    check_warehouse_reachable()
     ensure_dagster_home()
     from dagster import DagsterInstance
 
@@ -97,12 +129,15 @@ def run_pipeline(landing_dir: Path | None = None, start: date | None = None, end
     )
     job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
+        run_config: dict[str, object] = {
+            # Step starts, ends and failures on the console; every event stays in the run's log (UI).
+            "loggers": {"console": {"config": {"log_level": os.environ.get("ACA_LOG_LEVEL", "INFO")}}}
+        }
+        if full_refresh:  # rebuild the incremental models from every staged load (e.g. a new secret)
+            run_config["ops"] = {"aca_dbt_models": {"config": {"full_refresh": True}}}
         result = job.execute_in_process(
             instance=instance,
-            # Step starts, ends and failures on the console; every event stays in the run's log (UI).
-            run_config={
-                "loggers": {"console": {"config": {"log_level": os.environ.get("ACA_LOG_LEVEL", "INFO")}}}
-            },
+            run_config=run_config,
             tags={
                 "dagster/asset_partition_range_start": start.isoformat(),
                 "dagster/asset_partition_range_end": end.isoformat(),
@@ -127,7 +162,7 @@ def report_run(result) -> None:  # noqa: ANN001 - ExecuteInProcessResult
         while cause is not None:  # the user's error is usually the innermost cause
             message = cause.message.strip().splitlines()[0]
             cause = cause.cause
-        problems.append(f"step {event.step_key}: {message}")
+        problems.append(f"step {event.step_key}: {redact(message)}")
     for evaluation in failed_checks:
         severity = getattr(evaluation.severity, "value", evaluation.severity)
         verdict = "warned" if severity == "WARN" else "failed"
@@ -169,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else None
     start = date.fromisoformat(args.start) if args.start else None
     end = date.fromisoformat(args.end) if args.end else None
-    run_pipeline(landing, start, end)
+    run_pipeline(landing, start, end, full_refresh=getattr(args, "full_refresh", False))
     if not args.quiet:
         print_summary()
     return 0
@@ -193,8 +228,9 @@ def _cmd_pg_roles(args: argparse.Namespace) -> int:
     }
     done = setup_roles(warehouse, passwords)
     print(
-        f"roles ready on database {done.database}: {done.loader} owns staging/core/marts, "
-        f"{done.analyst} may read marts only ({done.statements} statements, idempotent)"
+        f"roles ready on database {done.database}: {done.loader} owns staging/core/marts "
+        f"({done.handed_over} existing object(s) handed over), {done.analyst} may read marts only "
+        f"({done.statements} statements, idempotent)"
     )
     return 0
 
@@ -211,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start", help="first load date (default: the earliest file)")
     run.add_argument("--to", dest="end", help="last load date, inclusive (default: the latest file)")
     run.add_argument("--quiet", action="store_true", help="do not print the table summary")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental dbt models from every staged load (after rotating ACA_MEMBER_KEY_SECRET)",
+    )
     run.set_defaults(func=_cmd_run)
 
     backfill = sub.add_parser(
@@ -247,11 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except AcaWarehouseError as exc:
-        print(f"aca-warehouse: error: {exc}", file=sys.stderr)
+    except AcaWarehouseError as exc:  # messages never show a password or the member-key secret
+        print(f"aca-warehouse: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except ValueError as exc:  # bad dates on the command line
-        print(f"aca-warehouse: error: {exc}", file=sys.stderr)
+        print(f"aca-warehouse: error: {redact(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -30,14 +30,16 @@ from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
 from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
 from aca_warehouse.sensors.landing import build_landing_sensor  # noqa: E402
-from aca_warehouse.settings import load_settings  # noqa: E402
+from aca_warehouse.settings import load_settings, member_key_secret  # noqa: E402
 
 LOAD_EVERYTHING_JOB = "load_everything"
 
 
 def build_definitions() -> Definitions:
-    """Assemble the code location from the current settings (ACA_* environment variables)."""
+    """Assemble the code location from the current settings (ACA_* environment variables). A missing or
+    public member-key secret is a start-up error here (the code location does not load)."""
     settings = load_settings()
+    member_key_secret()
     layers = [*landing_assets, *staging_assets, *dbt_assets_list]
     # The quality history runs last in every run: downstream of every other asset.
     quality = build_quality_asset([key for a in layers for key in a.keys])

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aca_warehouse.contract import Feed, load_dictionary
 
-_DATE_RE = r"(?P<date>\d{4}-\d{2}-\d{2})"
+# ASCII digits only: `\d` would also match full-width and other Unicode digits.
+_DATE_RE = r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,28 @@ class LandingFile:
 
 @dataclass(frozen=True)
 class IgnoredFile:
-    """A file found in a feed directory that is not a landing file, and why."""
+    """A file found in a feed directory that is not a landing file (or not one to load yet), and why."""
 
     path: Path
     reason: str
+    relative_path: str = ""
+
+    @property
+    def name(self) -> str:
+        """How to name the file in a report: its path relative to the landing root."""
+        return self.relative_path or self.path.name
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.path.name.startswith(".")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+def latest_load_date() -> date:
+    """The newest load date that has a partition: today in UTC (the partitions' time zone)."""
+    return datetime.now(UTC).date()
 
 
 def file_sha256(path: Path) -> str:
@@ -53,7 +74,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _name_pattern(feed: Feed) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(feed.file_prefix)}_{_DATE_RE}\.{re.escape(feed.extension)}$")
+    return re.compile(rf"^{re.escape(feed.file_prefix)}_{_DATE_RE}\.{re.escape(feed.extension)}$", re.ASCII)
 
 
 def parse_landing_name(feed: Feed, name: str) -> date | None | str:
@@ -68,39 +89,86 @@ def parse_landing_name(feed: Feed, name: str) -> date | None | str:
         return f"{match.group('date')} is not a real calendar date"
 
 
-def scan_feed(landing_root: Path, feed: Feed) -> tuple[list[LandingFile], list[IgnoredFile]]:
-    """Landing files of one feed, sorted by load date, and the other files found beside them."""
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def file_problem(path: Path, resolved_root: Path) -> str | None:
+    """Why `path` cannot be a landing file whatever its name: it does not resolve to a regular file
+    inside the landing root (a symbolic link out of it, a directory, a pipe, a dangling link)."""
+    try:
+        resolved = path.resolve(strict=True)
+        mode = os.stat(resolved).st_mode
+    except (OSError, RuntimeError):  # dangling or looping link, vanished, unreadable directory
+        return "a symbolic link that leads nowhere" if path.is_symlink() else "cannot be read"
+    if not _inside(resolved, resolved_root):
+        return "resolves to a file outside the landing directory (symbolic link); not read"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
+
+
+def scan_feed(
+    landing_root: Path, feed: Feed, *, today: date | None = None
+) -> tuple[list[LandingFile], list[IgnoredFile]]:
+    """Landing files of one feed, sorted by load date, and the other files found beside them, each with
+    why it is ignored. A landing file is a regular file whose real path is inside the landing root and
+    whose name is `<prefix>_YYYY-MM-DD.<ext>` (ASCII digits) with a real calendar date no later than
+    `today` (default: latest_load_date()); a future-dated file waits for its day."""
     directory = landing_root / feed.directory
     found: list[LandingFile] = []
     ignored: list[IgnoredFile] = []
     if not directory.is_dir():
         return found, ignored
+    root = landing_root.resolve()
+    newest = today or latest_load_date()
     for path in sorted(directory.iterdir()):
-        if not path.is_file():
-            continue
+        relative = path.relative_to(landing_root).as_posix()
         parsed = parse_landing_name(feed, path.name)
+        problem = file_problem(path, root)
+        if problem is not None:
+            if parsed is not None or not path.is_dir():  # a sub-directory with a foreign name is no news
+                ignored.append(IgnoredFile(path, problem, relative))
+            continue
         if isinstance(parsed, date):
-            found.append(
-                LandingFile(
-                    feed=feed.name,
-                    path=path,
-                    relative_path=path.relative_to(landing_root).as_posix(),
-                    load_date=parsed,
+            if parsed > newest:
+                ignored.append(
+                    IgnoredFile(
+                        path,
+                        f"load date {parsed} is in the future (partitions exist up to {newest}); "
+                        "it loads on that day",
+                        relative,
+                    )
                 )
-            )
+                continue
+            found.append(LandingFile(feed=feed.name, path=path, relative_path=relative, load_date=parsed))
         elif parsed is None:
-            ignored.append(IgnoredFile(path, f"name is not {feed.file_prefix}_YYYY-MM-DD.{feed.extension}"))
+            ignored.append(
+                IgnoredFile(path, f"name is not {feed.file_prefix}_YYYY-MM-DD.{feed.extension}", relative)
+            )
         else:
-            ignored.append(IgnoredFile(path, parsed))
+            ignored.append(IgnoredFile(path, f"looks like a landing file but {parsed}", relative))
     found.sort(key=lambda f: f.load_date)
     return found, ignored
 
 
-def scan_landing(landing_root: Path, feeds: Iterable[str] | None = None) -> dict[str, list[LandingFile]]:
-    """Landing files of every feed (or the named ones), by feed name."""
+def scan_landing_with_ignored(
+    landing_root: Path, feeds: Iterable[str] | None = None
+) -> tuple[dict[str, list[LandingFile]], list[IgnoredFile]]:
+    """Landing files of every feed (or the named ones), by feed name, and every ignored file."""
     dictionary = load_dictionary()
     names = list(feeds) if feeds is not None else list(dictionary.feeds)
-    return {name: scan_feed(landing_root, dictionary.feeds[name])[0] for name in names}
+    files: dict[str, list[LandingFile]] = {}
+    ignored: list[IgnoredFile] = []
+    for name in names:
+        files[name], feed_ignored = scan_feed(landing_root, dictionary.feeds[name])
+        ignored += feed_ignored
+    return files, ignored
+
+
+def scan_landing(landing_root: Path, feeds: Iterable[str] | None = None) -> dict[str, list[LandingFile]]:
+    """Landing files of every feed (or the named ones), by feed name."""
+    return scan_landing_with_ignored(landing_root, feeds)[0]
 
 
 def files_in_window(files: Iterable[LandingFile], start: date, end: date) -> list[LandingFile]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from aca_warehouse.errors import ConfigurationError
+from aca_warehouse.errors import ConfigurationError, mask_passwords
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
@@ -19,6 +22,38 @@ WAREHOUSE_KINDS = ("duckdb", "postgres")
 DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
 # Landing text the staging loader reads into one batch (one set of SQL statements for many files).
 STAGING_BATCH_MB_DEFAULT = 64
+
+# The member-key secret (the key of the hash behind pseudonymous member_keys). Validated here only.
+MEMBER_KEY_SECRET_ENV = "ACA_MEMBER_KEY_SECRET"
+MEMBER_KEY_SECRET_MIN_LENGTH = 16
+# `make run` / `make ui` set ACA_DEMO_SECRET=1: synthetic demo data may use this public secret.
+DEMO_SECRET_ENV = "ACA_DEMO_SECRET"
+DEMO_MEMBER_KEY_SECRET = "aca-warehouse-public-demo-secret-synthetic-data-only"
+# Every value this repository ships or shipped as a default: anyone can read them, so member keys
+# made with them can be reversed by anyone holding the member numbers.
+PUBLIC_MEMBER_KEY_SECRETS = frozenset(
+    {
+        DEMO_MEMBER_KEY_SECRET,
+        "change-me-demo-secret",
+        "change-me",
+        "changeme",
+        "lint",
+        "test-secret",
+        "secret",
+        "parse-time-placeholder",
+    }
+)
+MAKE_A_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# Environment variables whose values are passwords or secrets: masked in every message (redact()).
+SECRET_ENV_VARS = (
+    MEMBER_KEY_SECRET_ENV,
+    "ACA_LOADER_PASSWORD",
+    "ACA_ANALYST_PASSWORD",
+    "ACA_PG_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "DAGSTER_PG_PASSWORD",
+    "PGPASSWORD",
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +76,6 @@ class Settings:
     pg_dsn: str
     landing_dir: Path
     partition_start: date
-    member_key_secret: str
     duckdb_memory_limit: str = "2GB"
     staging_batch_mb: int = STAGING_BATCH_MB_DEFAULT
 
@@ -55,17 +89,97 @@ class Settings:
 
 
 def parse_pg_dsn(dsn: str) -> PostgresParams:
-    """Split `postgresql://user:pass@host:port/db` into its parts, with PostgreSQL's defaults."""
-    parsed = urlparse(dsn)
-    if parsed.scheme not in ("postgresql", "postgres"):
-        raise ConfigurationError(f"ACA_PG_DSN must look like postgresql://user@host:5432/dbname, got {dsn!r}")
-    dbname = parsed.path.lstrip("/") or "aca"
+    """Split `postgresql://user:pass@host:port/db` into its parts, with PostgreSQL's defaults.
+
+    A DSN that cannot work is a ConfigurationError whose message shows the DSN with its password masked."""
+    shown = mask_passwords(dsn)
+    parsed = urlparse(dsn.strip())
+    if parsed.scheme not in ("postgresql", "postgres") or not parsed.netloc:
+        raise ConfigurationError(
+            f"ACA_PG_DSN must look like postgresql://user@host:5432/dbname, got {shown!r}"
+        )
+    try:
+        port = parsed.port or 5432
+    except ValueError:
+        raise ConfigurationError(
+            f"ACA_PG_DSN has an invalid port (a number 1-65535 is expected): {shown!r}"
+        ) from None
+    dbname = unquote(parsed.path.lstrip("/")) or "aca"
+    if "/" in dbname:
+        raise ConfigurationError(f"ACA_PG_DSN has more than one path part after the host: {shown!r}")
     return PostgresParams(
         host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
+        port=port,
         user=unquote(parsed.username or "postgres"),
         password=unquote(parsed.password or ""),
         dbname=dbname,
+    )
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN as it may be shown: password masked."""
+    return mask_passwords(dsn)
+
+
+def secret_values() -> list[str]:
+    """The passwords and secrets of the current configuration (to mask them wherever they might show)."""
+    values = [os.environ.get(name, "") for name in SECRET_ENV_VARS]
+    for name in ("ACA_PG_DSN", "ACA_TEST_PG_ADMIN_DSN"):
+        dsn = os.environ.get(name, "")
+        if dsn:
+            with suppress(ConfigurationError):  # unparsable: mask_passwords still masks the URL form
+                values.append(parse_pg_dsn(dsn).password)
+    return [v for v in values if v]
+
+
+def redact(text: str) -> str:
+    """`text` with every configured password and secret, and the password of any DSN in it, masked."""
+    return mask_passwords(text, secret_values())
+
+
+_DEMO_ANNOUNCED_ENV = "ACA_DEMO_SECRET_ANNOUNCED"  # inherited by subprocesses (dbt): said once per run
+
+
+def _announce_demo_secret() -> None:
+    if not os.environ.get(_DEMO_ANNOUNCED_ENV):
+        os.environ[_DEMO_ANNOUNCED_ENV] = "1"
+        print(
+            f"aca-warehouse: {DEMO_SECRET_ENV}=1: member keys use the PUBLIC demo secret; fine for the "
+            f"generated demo data, never for real members (set {MEMBER_KEY_SECRET_ENV}, see docs/SECURITY.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def member_key_secret(env: Mapping[str, str] | None = None) -> str:
+    """The validated member-key secret: the one place that decides whether a secret may be used.
+
+    Missing, too short, or one of the values this repository ships -> ConfigurationError naming the
+    variable and how to make a secret. `ACA_DEMO_SECRET=1` (set by `make run` / `make ui`) allows the
+    public demo secret when no usable secret is set, and says so on the console."""
+    if env is None:
+        _load_dotenv()
+        env = os.environ
+    value = env.get(MEMBER_KEY_SECRET_ENV, "")
+    demo = env.get(DEMO_SECRET_ENV, "").strip().lower() in ("1", "true", "yes")
+    problem = None
+    if not value.strip():
+        problem = "is not set"
+    elif value.strip().lower() in PUBLIC_MEMBER_KEY_SECRETS:
+        problem = "is a public default shipped with this project (anyone could reverse the member keys)"
+    if problem is not None and demo:  # the demo replaces a missing or public value, nothing else
+        _announce_demo_secret()
+        return DEMO_MEMBER_KEY_SECRET
+    if problem is None and len(value) < MEMBER_KEY_SECRET_MIN_LENGTH:
+        problem = f"is shorter than {MEMBER_KEY_SECRET_MIN_LENGTH} characters"
+    elif problem is None and value != value.strip():
+        problem = "has leading or trailing whitespace"
+    if problem is None:
+        return value
+    raise ConfigurationError(
+        f"{MEMBER_KEY_SECRET_ENV} {problem}. It keys the hash behind the pseudonymous member keys in the "
+        f"marts; make one with `{MAKE_A_SECRET}` and put it in the environment or .env "
+        f"(for the demo only: {DEMO_SECRET_ENV}=1 uses a public demo secret). See docs/SECURITY.md."
     )
 
 
@@ -119,7 +233,6 @@ def load_settings() -> Settings:
         pg_dsn=env.get("ACA_PG_DSN", "postgresql://postgres@127.0.0.1:5432/aca"),
         landing_dir=_resolve(env.get("ACA_LANDING_DIR", "data/landing")),
         partition_start=partition_start,
-        member_key_secret=env.get("ACA_MEMBER_KEY_SECRET", "change-me-demo-secret"),
         duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT_DEFAULT)),
         staging_batch_mb=_positive_int(
             "ACA_STAGING_BATCH_MB", env.get("ACA_STAGING_BATCH_MB", str(STAGING_BATCH_MB_DEFAULT))

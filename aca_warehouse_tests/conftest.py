@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from aca_warehouse.resources.warehouse import WarehouseResource
 
 PG_ADMIN_DSN = os.environ.get("ACA_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 WAREHOUSE_KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+# A fresh member-key secret per test session: nothing shipped, and the leak scans can look for it.
+TEST_MEMBER_KEY_SECRET = "test-" + secrets.token_urlsafe(24)
 
 
 def pg_dsn_for(dbname: str) -> str:
@@ -54,7 +57,8 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ["ACA_WAREHOUSE"] = "duckdb"
     os.environ["ACA_DUCKDB_PATH"] = str(root / "default.duckdb")
     os.environ["ACA_LANDING_DIR"] = str(root / "landing")
-    os.environ["ACA_MEMBER_KEY_SECRET"] = "test-secret"
+    os.environ["ACA_MEMBER_KEY_SECRET"] = TEST_MEMBER_KEY_SECRET
+    os.environ.pop("ACA_DEMO_SECRET", None)
     os.environ["ACA_DBT_PARSE_CACHE"] = str(root / "dbt-parse-cache")
     os.environ["ACA_REPORTS_DIR"] = str(root / "reports")
     os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))

@@ -73,7 +73,7 @@ def test_compose_services_load_the_landing_files_as_the_loader(
     local = {
         "ACA_PG_DSN": f"postgresql://aca_loader:loader-pw@{host_port}/{warehouse_db}",
         "ACA_LANDING_DIR": str(demo_landing),
-        "ACA_MEMBER_KEY_SECRET": "test-secret",
+        "ACA_MEMBER_KEY_SECRET": os.environ["ACA_MEMBER_KEY_SECRET"],
         "DAGSTER_PG_HOST": host_port.split(":")[0],
         "DAGSTER_PG_PORT": host_port.split(":")[1],
         "DAGSTER_PG_USER": "postgres",

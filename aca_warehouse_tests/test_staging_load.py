@@ -326,9 +326,17 @@ def test_impossible_date_and_foreign_files(
     with make_warehouse(kind).connect() as conn:
         report = load_feed_window(conn, "providers", root, date(2025, 1, 1), date(2026, 1, 1))
         staged = conn.scalar("select count(*) from staging.providers")
-    assert [e.path for e in report.errors] == ["claims_system/providers/providers_2025-02-30.csv"]
-    assert "not a real calendar date" in report.errors[0].problem
-    assert {i.path.name for i in report.ignored} == {"README.txt", "providers_2025-02-30.csv"}
+    # Not landing files: ignored and reported by name with why, never an error that blocks the feed.
+    assert report.errors == []
+    reasons = {i.relative_path: i.reason for i in report.ignored}
+    assert set(reasons) == {
+        "claims_system/providers/README.txt",
+        "claims_system/providers/providers_2025-02-30.csv",
+    }
+    assert (
+        "2025-02-30 is not a real calendar date"
+        in reasons["claims_system/providers/providers_2025-02-30.csv"]
+    )
     assert staged == 0
 
 

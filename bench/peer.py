@@ -158,7 +158,8 @@ def _dbt_env_given(dsn: str) -> bool:
 
 def rebuild(dsn: str, work: Path, dbt_dir: Path) -> int:
     """`dbt <DBT_COMMAND> --full-refresh` of our project on the peer database; its exit code."""
-    env = {**os.environ, **({} if _dbt_env_given(dsn) else dbt_env(dsn)), "PGOPTIONS": PGOPTIONS}
+    env = {**os.environ, **({} if _dbt_env_given(dsn) else dbt_env(dsn))}
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {PGOPTIONS}".strip()  # keeps the member-key secret
     cmd = [
         _dbt_executable(),
         DBT_COMMAND,

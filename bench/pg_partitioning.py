@@ -58,7 +58,7 @@ def _dbt(warehouse: WarehouseResource, args: list[str], target: Path) -> dict[st
     env = {
         **os.environ,
         **warehouse.dbt_env(),
-        "PGOPTIONS": POSTGRES_SESSION_OPTIONS,
+        "PGOPTIONS": f"{warehouse.dbt_env()['PGOPTIONS']} {POSTGRES_SESSION_OPTIONS}",  # secret + JIT off
     }  # as the pipeline runs dbt
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target)]
     cmd += ["--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(ROOT / "dbt")]

@@ -22,7 +22,7 @@ def _cell(text: object) -> str:
 
 def _column_rules(column: Column, dictionary: Dictionary) -> str:
     checks = dictionary.column_checks
-    parts = []
+    parts = [f"at most {column.max_length} bytes → `{checks['max_length']}`"]
     if column.accepted_values is not None:
         values = ", ".join(f"`{v}`" for v in column.accepted_values)
         parts.append(f"one of {values} → `{checks['accepted_values']}`")
@@ -140,14 +140,20 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "written to `staging.load_audit`) when:",
         *[f"   - {rejection}" for rejection in d.file_rejections],
         "",
-        "   Any other file in a feed directory (a wrong name, a temporary file) is ignored and listed in the "
-        "run's metadata.",
+        "   Any other file in a feed directory is not a landing file: it is ignored, and the runs and the "
+        "sensor report it by name with the reason, while the feed's other files load. That is a name "
+        "not of the form `<prefix>_YYYY-MM-DD.<ext>` (ASCII digits), a date that is not a real calendar "
+        "day (`claims_2025-13-01.csv`), a load date after today (UTC; it loads on its day), and anything "
+        "that does not resolve to a regular file inside the landing directory (a symbolic link to a file "
+        "elsewhere is never read; a directory, a pipe, a dangling link).",
         "3. **Records.** CSV: one header line (a UTF-8 BOM is allowed), RFC 4180 quoting (a quoted field may "
         "span lines), `\\n` or `\\r\\n`; columns in any order, matched by name; unknown extra columns are kept "
         "in `_extra` (JSON). JSON Lines: one object per line. Blank lines are not rows. Every record keeps "
         "the physical line where it starts (`_source_line`; header = line 1, first JSON line = 1).",
         "4. **Values.** Surrounding whitespace (space, tab, CR, LF) is trimmed; an empty or blank value, or "
-        "JSON null, is null. Then each column is typed (table below); a value that does not parse gets the "
+        "JSON null, is null. A value longer than its column's `max_length` (bytes of UTF-8, see the length "
+        "limits below) gets `field_too_long` and nothing else for that column. "
+        "Then each column is typed (table below); a value that does not parse gets the "
         "type's reason code and is not checked further; only parsed values are checked against accepted "
         "values, patterns and ranges.",
         "5. **Row rules** over several columns run only when every column they use passed its own checks, "
@@ -168,13 +174,35 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "",
         "## Types",
         "",
-        "| type | DuckDB | PostgreSQL | accepted text | reason code when it does not parse |",
-        "|---|---|---|---|---|",
+        "| type | DuckDB | PostgreSQL | accepted text | reason code when it does not parse | default max_length (bytes) |",
+        "|---|---|---|---|---|---|",
         *[
             f"| {t.name} | {t.sql['duckdb']} | {t.sql['postgres']} | {_cell(t.format)} | "
-            f"{f'`{t.reason_code}`' if t.reason_code else ''} |"
+            f"{f'`{t.reason_code}`' if t.reason_code else ''} | {t.max_length:,} |"
             for t in d.types.values()
         ],
+        "",
+        "## Length limits",
+        "",
+        "Bounds that keep one absurd row from costing memory or sinking a file; each is a per-row problem "
+        "(`field_too_long`), never a file rejection.",
+        "",
+        "- **A column's value**: at most its `max_length` bytes of UTF-8 after trimming (characters for "
+        "ASCII text): the type's default above unless the column sets its own (every column's limit is in "
+        "the feed tables below).",
+        f"- **Unknown extra columns** of a row (kept in `_extra`): at most "
+        f"{d.limits.extra_columns_max_bytes:,} bytes of JSON together.",
+        f"- **A record** (all its physical lines, quoted or not): at most {d.limits.record_max_chars:,} "
+        "characters, the reader's bound (also the CSV tokenizer's field limit, so a quoted and an unquoted "
+        "field have the same one). A longer record is found without holding it in memory (its end is "
+        "where the double quotes since its start are balanced at a line end) and quarantined as one row "
+        "with only `field_too_long`; an unterminated quote that runs to the end of the file still rejects "
+        "the file. The staging loader's normalized line bound (DuckDB's `max_line_size`) is 16 times "
+        "this, enough for the record written out several times over.",
+        f"- **In the quarantine** a raw value longer than {d.limits.quarantine_value_max_chars:,} characters "
+        "is kept as its first characters followed by `...[truncated: N characters]` (an over-long record: "
+        "its first characters, as a JSON string). The landing file itself is never changed; "
+        "`_source_file` and `_source_line` point at the full record.",
         "",
         "## Reason codes",
         "",

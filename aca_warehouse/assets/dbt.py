@@ -19,16 +19,21 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from aca_warehouse.assets.landing import DAILY_FRESHNESS
+from aca_warehouse.errors import DbtBuildError
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
-from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_error
+from aca_warehouse.scratch import DBT_SCRATCH_PREFIX, new_scratch_dir
+from aca_warehouse.settings import redact
 
 
 class AcaDbtTranslator(DagsterDbtTranslator):
@@ -90,13 +95,9 @@ def dbt_subprocess_env(warehouse: WarehouseResource) -> Iterator[None]:
     """Environment for the dbt subprocess (it starts inside `cli()`), restored afterwards: the
     warehouse connection and libpq session options on PostgreSQL."""
     overrides = warehouse.dbt_env()
-    if warehouse.kind == "postgres":
-        saved_options = os.environ.get("PGOPTIONS")
-        overrides["PGOPTIONS"] = (
-            f"{saved_options} {POSTGRES_SESSION_OPTIONS}".strip()
-            if saved_options
-            else POSTGRES_SESSION_OPTIONS
-        )
+    if warehouse.kind == "postgres":  # the caller's options, the member-key secret, JIT off
+        options = [os.environ.get("PGOPTIONS", ""), overrides.get("PGOPTIONS", ""), POSTGRES_SESSION_OPTIONS]
+        overrides["PGOPTIONS"] = " ".join(o for o in options if o)
     saved = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:
@@ -115,12 +116,11 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 def parse_cache_dir(warehouse: WarehouseResource) -> Path:
     """Where dbt's partial-parse state for this warehouse is kept between runs.
 
-    Each run writes its artifacts to a scratch directory (rendered SQL holds the member-key
-    secret), which would make every run parse the project from scratch. The parse state itself
-    holds no secret (the secret is read only at execution, the profile only as a hash), so it is
-    kept under dbt/target/parse-cache/, one file per warehouse connection (ACA_DBT_PARSE_CACHE to
-    move it)."""
-    connection = {k: v for k, v in warehouse.dbt_env().items() if k != "ACA_MEMBER_KEY_SECRET"}
+    Each run writes its artifacts to a scratch directory, which would make every run parse the
+    project from scratch. The parse state holds no secret (the member-key secret is never in SQL
+    text, the profile is kept only as a hash), so it is kept under dbt/target/parse-cache/, one file
+    per warehouse connection (ACA_DBT_PARSE_CACHE to move it)."""
+    connection = warehouse.connection_env()
     key = hashlib.sha256(json.dumps(connection, sort_keys=True).encode()).hexdigest()[:16]
     root = os.environ.get("ACA_DBT_PARSE_CACHE") or dbt_project.project_dir / "target" / "parse-cache"
     return Path(root) / key
@@ -144,6 +144,51 @@ def save_parse_state(scratch: Path, cache: Path) -> None:
         os.replace(partial, cache / PARTIAL_PARSE_FILE)
 
 
+def dbt_log_dir(context: AssetExecutionContext) -> Path:
+    """Where failed dbt builds keep their log: `<Dagster home>/logs/dbt` (private to this user)."""
+    instance = context.instance  # an ephemeral instance's directory vanishes with it: use DAGSTER_HOME then
+    home = (None if instance.is_ephemeral else instance.root_directory) or os.environ.get("DAGSTER_HOME")
+    root = Path(home) if home else Path(tempfile.gettempdir()) / "aca-warehouse-logs"
+    return root / "logs" / "dbt"
+
+
+def keep_dbt_log(scratch: Path, directory: Path, run_id: str) -> Path | None:
+    """Copy the invocation's dbt.log, passwords and secrets masked, to `directory` (0600); its path."""
+    source = scratch / "dbt.log"
+    if not source.exists():
+        return None
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = directory / f"dbt-{run_id[:8]}-{stamp}.log"
+    with source.open(encoding="utf-8", errors="replace") as src:
+        text = redact(src.read())
+    descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    return kept
+
+
+def dbt_failure(
+    exc: DagsterDbtCliRuntimeError, warehouse: WarehouseResource, scratch: Path, kept: Path | None
+) -> DbtBuildError:
+    """One clear error for a failed dbt build: what failed (masked), where the log is kept, and
+    'another run holds the warehouse' when DuckDB's file lock was the cause."""
+    text = redact(str(exc))
+    log_text = ""
+    with suppress(OSError):
+        log_text = (scratch / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    where = f"the dbt log (secrets masked) is kept at {kept}" if kept else "dbt wrote no log"
+    if warehouse.kind == "duckdb" and (is_duckdb_lock_error(text) or is_duckdb_lock_error(log_text)):
+        return DbtBuildError(
+            f"dbt could not open the warehouse: another run holds the warehouse {warehouse.duckdb_path} "
+            f"(DuckDB allows one writer process at a time); load again when it has finished; {where}"
+        )
+    errors = text.split("Errors parsed from dbt logs:", 1)[1].strip() if "Errors parsed" in text else ""
+    lines = [line.strip() for line in errors.splitlines() if line.strip()][:12]
+    detail = ("\n  " + "\n  ".join(lines)) if lines else ""
+    return DbtBuildError(f"dbt build failed on {warehouse.description}; {where}{detail}")
+
+
 def build_args(*, full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
@@ -164,8 +209,12 @@ def aca_dbt_models(
 ) -> Iterator[Any]:
     """One `dbt build`: every model brought up to date with what staging changed since the last build."""
     context.log.info(f"dbt build on {warehouse.description}")
-    # Rendered SQL contains the member-key secret: keep dbt's target/log files in a scratch dir.
-    scratch = Path(tempfile.mkdtemp(prefix="aca-dbt-"))
+    if warehouse.kind == "duckdb":  # wait for (or name) a run holding the file, rather than fail every node
+        with warehouse.connect():
+            pass
+    # dbt's target and log files go to a private scratch dir, removed afterwards (and by the next run
+    # if this process is killed first). They hold no secret: the SQL reads it from the session.
+    scratch = new_scratch_dir(DBT_SCRATCH_PREFIX)
     cache = parse_cache_dir(warehouse)
     restore_parse_state(cache, scratch)
     try:
@@ -173,7 +222,11 @@ def aca_dbt_models(
             invocation = dbt.cli(
                 build_args(full_refresh=config.full_refresh), context=context, target_path=scratch
             )
-        yield from invocation.stream()
+        try:
+            yield from invocation.stream()
+        except DagsterDbtCliRuntimeError as exc:
+            kept = keep_dbt_log(scratch, dbt_log_dir(context), context.run.run_id)
+            raise dbt_failure(exc, warehouse, scratch, kept) from None
         save_parse_state(scratch, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -85,7 +85,8 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
         in_window = files_in_window(files, window.start.date(), window.end.date())
         arrived = [inspect_landing_file(f) for f in in_window]
         for problem in ignored:
-            context.log.warning(f"ignored {problem.path}: {problem.reason}")
+            if not problem.is_hidden:
+                context.log.warning(f"ignored {problem}")
         context.log.info(
             f"{feed.name}: {len(arrived)} file(s) for load dates "
             f"[{window.start.date()}, {window.end.date()}) under {landing.root}"

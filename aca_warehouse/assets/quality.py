@@ -13,12 +13,13 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     MaterializeResult,
+    RunsFilter,
     asset,
 )
 
 from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
-from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
+from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
 CHECK_RESULT_COLUMNS = (
@@ -98,9 +99,17 @@ def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> 
     return rows
 
 
-def runs_to_collect(instance: DagsterInstance, current_run_id: str, stored: set[str]) -> list[str]:
-    """The current run and recent finished runs whose results are not stored yet (e.g. failed runs)."""
-    recent = [r.dagster_run.run_id for r in instance.get_run_records(limit=RECENT_RUNS)]
+def runs_to_collect(
+    instance: DagsterInstance, current_run_id: str, stored: set[str], warehouse_identity: str
+) -> list[str]:
+    """The current run and recent runs against THIS warehouse whose results are not stored yet (e.g.
+    failed runs). Runs are told apart by the warehouse tag every run using the warehouse carries
+    (WarehouseResource.setup_for_execution): several warehouses may share one Dagster home, and a run
+    against another warehouse (or one launched before the tag existed) is never collected here."""
+    runs = instance.get_run_records(
+        filters=RunsFilter(tags={WAREHOUSE_RUN_TAG: warehouse_identity}), limit=RECENT_RUNS
+    )
+    recent = [r.dagster_run.run_id for r in runs]
     pending = [run_id for run_id in reversed(recent) if run_id not in stored and run_id != current_run_id]
     return [*pending, current_run_id]
 
@@ -205,8 +214,9 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
-            "after each load: this run's results and those of earlier runs not stored yet (a run that "
-            f"failed on a blocking check included); re-running is safe. Also rebuilds `{KPI_TABLE}`: per feed "
+            "after each load: this run's results and those of earlier runs against the same warehouse not "
+            "stored yet (a run that failed on a blocking check included; runs against other warehouses "
+            f"sharing the Dagster home are left out); re-running is safe. Also rebuilds `{KPI_TABLE}`: per feed "
             "and load date, completeness (staged / read), validity (quarantine rate), reconciliation, "
             "freshness (days the feed's newest load lags the newest load of any feed), load duration and "
             "the staging checks that did not pass."
@@ -217,7 +227,7 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         with warehouse.connect() as conn:
             ensure_check_results_table(conn)
             stored = {r[0] for r in conn.fetchall(f"select distinct run_id from {CHECK_RESULTS_TABLE}")}
-            run_ids = runs_to_collect(context.instance, context.run.run_id, stored)
+            run_ids = runs_to_collect(context.instance, context.run.run_id, stored, warehouse.identity)
             rows = collect_check_results(context.instance, run_ids)
             with conn.transaction():
                 conn.execute(f"delete from {CHECK_RESULTS_TABLE} where run_id = %s", [context.run.run_id])

@@ -5,8 +5,8 @@ from datetime import timedelta
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     AssetsDefinition,
+    AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
@@ -110,7 +110,7 @@ def load_report_metadata(report: WindowLoadReport, *, per_file: bool = True) -> 
         "loads": MetadataValue.json([r.as_metadata_row() for r in report.results[: _MAX_TABLE_ROWS * 4]]),
         "skipped_files": MetadataValue.json(
             [{"file": r.source_file, "reason": r.message} for r in unchanged[:_MAX_TABLE_ROWS]]
-            + [{"file": str(i.path.name), "reason": f"ignored: {i.reason}"} for i in report.ignored]
+            + [{"file": i.name, "reason": f"ignored: {i.reason}"} for i in report.ignored]
         ),
     }
 
@@ -159,7 +159,8 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
             )
             log_file_results(context.log, report, asset=key.to_user_string())  # JSON lines mode only
             for ignored in report.ignored:
-                context.log.warning(f"ignored {ignored.path}: {ignored.reason}")
+                if not ignored.is_hidden:
+                    context.log.warning(f"ignored {ignored}")
             if report.errors:
                 raise rejection_error(report)
             check_results = evaluate_staging_checks(conn, feed.name, start, end, dictionary=dictionary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,11 @@ class Column:
     range: ColumnRange | None = None
     non_negative: bool = False
     npi_luhn: bool = False
+    max_length: int = 0  # bytes of UTF-8 after trimming; the type's default unless the column sets one
 
     def value_checks(self) -> list[str]:
         """Names of the column-level checks this column has (keys of `column_checks`)."""
-        names = []
+        names = ["max_length"] if self.max_length else []
         if self.accepted_values is not None:
             names.append("accepted_values")
         if self.pattern is not None:
@@ -160,8 +161,8 @@ class Feed:
 
     def reason_codes(self, dictionary: Dictionary) -> list[str]:
         """Every reason code a row of this feed can get, sorted."""
-        codes = {"duplicate_row", "duplicate_key", "missing_required"}
-        codes.add("not_json_object" if self.is_jsonl else "wrong_field_count")
+        codes = {"duplicate_row", "duplicate_key", "missing_required", "field_too_long"}
+        codes.update(("not_json_object", "invalid_text") if self.is_jsonl else ("wrong_field_count",))
         for col in self.columns:
             type_code = dictionary.types[col.type].reason_code
             if type_code:
@@ -179,6 +180,16 @@ class TypeSpec:
     sql: dict[str, str]
     reason_code: str | None
     format: str
+    max_length: int = 0  # default length limit of its columns (bytes of UTF-8)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Length bounds beyond the per-column ones (see `limits` in the YAML)."""
+
+    record_max_chars: int = 4 << 20
+    extra_columns_max_bytes: int = 4096
+    quarantine_value_max_chars: int = 10000
 
 
 @dataclass(frozen=True)
@@ -201,6 +212,7 @@ class Dictionary:
     reason_codes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     cross_load_rules: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     file_rejections: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    limits: Limits = field(default_factory=Limits, compare=False, repr=False)
     checks: dict[str, CheckSpec] = field(default_factory=dict, compare=False, repr=False)
     default_max_defect_rate: float = field(default=0.05, compare=False, repr=False)
     checksum: str = field(default="", compare=False, repr=False)
@@ -234,8 +246,9 @@ def _range(spec: dict[str, Any] | None) -> ColumnRange | None:
     return ColumnRange(**spec)
 
 
-def _column(feed: str, spec: dict[str, Any]) -> Column:
+def _column(feed: str, spec: dict[str, Any], type_max_lengths: dict[str, int]) -> Column:
     known = {
+        "max_length",
         "name",
         "type",
         "description",
@@ -262,6 +275,7 @@ def _column(feed: str, spec: dict[str, Any]) -> Column:
         range=_range(spec.get("range")),
         non_negative=bool(spec.get("non_negative", False)),
         npi_luhn=bool(spec.get("npi_luhn", False)),
+        max_length=int(spec.get("max_length") or type_max_lengths.get(spec["type"], 0)),
     )
 
 
@@ -300,7 +314,7 @@ def _variants(spec: dict[str, Any] | None) -> Variants | None:
     )
 
 
-def _feed(name: str, spec: dict[str, Any]) -> Feed:
+def _feed(name: str, spec: dict[str, Any], type_max_lengths: dict[str, int]) -> Feed:
     return Feed(
         name=name,
         system=spec["system"],
@@ -313,7 +327,7 @@ def _feed(name: str, spec: dict[str, Any]) -> Feed:
         grain=spec.get("grain", ""),
         key=tuple(spec.get("key", ())),
         cross_load=spec.get("cross_load", ""),
-        columns=tuple(_column(name, c) for c in spec.get("columns", ())),
+        columns=tuple(_column(name, c, type_max_lengths) for c in spec.get("columns", ())),
         rules=tuple(_rule(r) for r in spec.get("rules", ())),
         variants=_variants(spec.get("variants")),
         notes=tuple(spec.get("notes", ())),
@@ -330,6 +344,26 @@ def validate_dictionary(dictionary: Dictionary) -> None:
     for check, code in dictionary.column_checks.items():
         if code not in codes:
             problems.append(f"column check {check}: unknown reason code {code}")
+    for code in ("field_too_long", "invalid_text", "not_json_object", "wrong_field_count"):
+        if code not in codes:
+            problems.append(f"the reader's record code {code} is missing from reason_codes")
+    if dictionary.column_checks.get("max_length") != "field_too_long":
+        problems.append("column_checks.max_length must be field_too_long")
+    for type_spec in dictionary.types.values():
+        if type_spec.max_length < 1:
+            problems.append(f"type {type_spec.name}: max_length must be a positive number of bytes")
+    limits = dictionary.limits
+    longest = max(
+        [limits.extra_columns_max_bytes]
+        + [c.max_length for f in dictionary.feeds.values() for c in f.columns]
+    )
+    if limits.quarantine_value_max_chars < longest:
+        problems.append(
+            f"limits.quarantine_value_max_chars ({limits.quarantine_value_max_chars}) must be at least the "
+            f"longest max_length ({longest}): a value of allowed length is never truncated"
+        )
+    if limits.record_max_chars < 16 * limits.quarantine_value_max_chars:
+        problems.append("limits.record_max_chars must be far above quarantine_value_max_chars")
     for feed in dictionary.feeds.values():
         names = feed.column_names
         if len(set(names)) != len(names):
@@ -347,6 +381,8 @@ def validate_dictionary(dictionary: Dictionary) -> None:
                 problems.append(f"{feed.name}.{col.name}: range needs an int, decimal or date column")
             if col.npi_luhn and col.type != "text":
                 problems.append(f"{feed.name}.{col.name}: npi_luhn needs a text column")
+            if col.max_length < 1:
+                problems.append(f"{feed.name}.{col.name}: max_length must be a positive number of bytes")
         if feed.columns:
             for key_col in feed.key:
                 if key_col not in names:
@@ -389,14 +425,23 @@ def load_dictionary(path: Path = DICTIONARY_PATH) -> Dictionary:
     """Parse (and validate) the dictionary once per process."""
     text = path.read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
-    feeds = {name: _feed(name, spec) for name, spec in raw["feeds"].items()}
+    type_max_lengths = {name: int(spec.get("max_length") or 0) for name, spec in raw.get("types", {}).items()}
+    feeds = {name: _feed(name, spec, type_max_lengths) for name, spec in raw["feeds"].items()}
     checks_raw = raw.get("checks", {})
+    limits_raw = raw.get("limits", {})
+    unknown_limits = set(limits_raw) - {f.name for f in fields(Limits)}
+    if unknown_limits:
+        raise ConfigurationError(f"dictionary: unknown limits {sorted(unknown_limits)}")
     dictionary = Dictionary(
         feeds=feeds,
         raw=raw,
         types={
             name: TypeSpec(
-                name=name, sql=spec["sql"], reason_code=spec.get("reason_code"), format=spec["format"]
+                name=name,
+                sql=spec["sql"],
+                reason_code=spec.get("reason_code"),
+                format=spec["format"],
+                max_length=int(spec.get("max_length") or 0),
             )
             for name, spec in raw.get("types", {}).items()
         },
@@ -404,6 +449,7 @@ def load_dictionary(path: Path = DICTIONARY_PATH) -> Dictionary:
         reason_codes=dict(raw.get("reason_codes", {})),
         cross_load_rules=dict(raw.get("cross_load_rules", {})),
         file_rejections=tuple(raw.get("file_rejections", ())),
+        limits=Limits(**{k: int(v) for k, v in limits_raw.items()}),
         checks={
             name: CheckSpec(name=name, blocking=bool(spec["blocking"]), description=spec["description"])
             for name, spec in checks_raw.get("definitions", {}).items()

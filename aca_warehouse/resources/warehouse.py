@@ -9,13 +9,78 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 
-from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
-from aca_warehouse.settings import DUCKDB_MEMORY_LIMIT_DEFAULT, Settings, load_settings, parse_pg_dsn
+from aca_warehouse.errors import (
+    ConfigurationError,
+    WarehouseBusyError,
+    WarehouseUnreachableError,
+    mask_passwords,
+)
+from aca_warehouse.scratch import clean_stale_scratch_dirs
+from aca_warehouse.settings import (
+    DUCKDB_MEMORY_LIMIT_DEFAULT,
+    Settings,
+    load_settings,
+    member_key_secret,
+    parse_pg_dsn,
+    redact,
+)
 
 WAREHOUSE_SCHEMAS = ("staging", "core", "marts")
+# Run tag naming the warehouse a run loaded (never a password): the quality history collects the check
+# results of the runs tagged with its own warehouse only, even when several warehouses share a Dagster home.
+WAREHOUSE_RUN_TAG = "aca/warehouse"
+# The PostgreSQL session setting the member-key macros read (dbt/macros/pseudonym.sql); set through
+# libpq's PGOPTIONS at connection start, so the secret never appears in any SQL text.
+PG_SECRET_SETTING = "aca.member_key_secret"
 _TRANSIENT_PG_STATES = ("08000", "08001", "08003", "08004", "08006", "57P01", "57P02", "57P03", "53300")
+# Connection failures worth retrying: the server is starting, restarting or full, or the network blinked.
+_TRANSIENT_PG_TEXT = (
+    "connection refused",
+    "timeout expired",
+    "timed out",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many clients",
+    "too many connections",
+    "server closed the connection unexpectedly",
+    "temporary failure in name resolution",
+)
+_PG_HINT_LINE = re.compile(
+    r"^\s*(is the server running|multiple connection attempts failed|all failures were)", re.I
+)
+
+
+def pg_options_escape(value: str) -> str:
+    """A value as libpq's PGOPTIONS needs it: spaces and backslashes escaped with a backslash."""
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def pg_connection_causes(exc: BaseException) -> list[str]:
+    """The distinct causes in a connection error, one line each (libpq's hints and repeats left out)."""
+    causes: list[str] = []
+    for raw in str(exc).splitlines():
+        line = raw.strip().lstrip("- ").strip()
+        if line.startswith("connection failed: "):
+            line = line[len("connection failed: ") :]
+        if line and not _PG_HINT_LINE.match(line) and line not in causes:
+            causes.append(line)
+    return [mask_passwords(c) for c in causes] or [type(exc).__name__]
+
+
+def is_transient_pg_error(exc: BaseException) -> bool:
+    """True for connection failures that may pass by themselves (retry), False for those that cannot
+    (unknown host, wrong credentials, unknown database or role: fail at once)."""
+    if getattr(exc, "sqlstate", None) in _TRANSIENT_PG_STATES:
+        return True
+    text = str(exc).lower()
+    if "temporary failure in name resolution" in text:
+        return True
+    if "password authentication failed" in text or "does not exist" in text or "failed to resolve" in text:
+        return False
+    return any(marker in text for marker in _TRANSIENT_PG_TEXT)
 
 
 class WarehouseConnection:
@@ -98,6 +163,8 @@ class WarehouseResource(ConfigurableResource):
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/aca"
     duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     connect_retries: int = 3
+    # DuckDB: how long to wait for another process's write lock before "another run holds the warehouse".
+    duckdb_lock_wait_seconds: float = 15.0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
@@ -109,8 +176,9 @@ class WarehouseResource(ConfigurableResource):
             duckdb_memory_limit=settings.duckdb_memory_limit,
         )
 
-    def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt invocation against this warehouse (read by dbt/profiles.yml)."""
+    def connection_env(self) -> dict[str, str]:
+        """Environment naming this warehouse for dbt (read by dbt/profiles.yml); holds no secret but
+        the PostgreSQL password."""
         pg = parse_pg_dsn(self.pg_dsn)
         return {
             "ACA_DBT_TARGET": self.kind,
@@ -121,8 +189,17 @@ class WarehouseResource(ConfigurableResource):
             "ACA_PG_USER": pg.user,
             "ACA_PG_PASSWORD": pg.password,
             "ACA_PG_DBNAME": pg.dbname,
-            "ACA_MEMBER_KEY_SECRET": load_settings().member_key_secret,
         }
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt invocation against this warehouse: the connection and the member-key
+        secret (validated). The secret reaches the SQL as a session value, never as text: DuckDB gets
+        it from dbt/profiles.yml's plugin (`aca_warehouse.dbt_session`), PostgreSQL from PGOPTIONS."""
+        secret = member_key_secret()
+        env = {**self.connection_env(), "ACA_MEMBER_KEY_SECRET": secret}
+        if self.kind == "postgres":
+            env["PGOPTIONS"] = f"-c {PG_SECRET_SETTING}={pg_options_escape(secret)}"
+        return env
 
     @property
     def description(self) -> str:
@@ -130,6 +207,28 @@ class WarehouseResource(ConfigurableResource):
             return f"DuckDB file {self.duckdb_path}"
         params = parse_pg_dsn(self.pg_dsn)
         return f"PostgreSQL database {params.dbname} at {params.host}:{params.port}"
+
+    @property
+    def identity(self) -> str:
+        """Which warehouse this is, without credentials: `duckdb:<absolute path>` or
+        `postgresql://host:port/dbname` (the same database reached as another role is the same warehouse)."""
+        if self.kind == "duckdb":
+            return f"duckdb:{Path(self.duckdb_path).resolve()}"
+        params = parse_pg_dsn(self.pg_dsn)
+        return f"postgresql://{params.host}:{params.port}/{params.dbname}"
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """At the start of every run that uses the warehouse, whoever launched it (CLI, sensor, UI,
+        backfill): remove the scratch directories killed runs left, and tag the run with this
+        warehouse's identity (see WAREHOUSE_RUN_TAG)."""
+        run_id = getattr(context, "run_id", None)
+        instance = getattr(context, "instance", None)
+        if not run_id or instance is None:
+            return
+        clean_stale_scratch_dirs()  # what a killed run left in the temp folder (PHI of staging)
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.tags.get(WAREHOUSE_RUN_TAG) != self.identity:
+            instance.add_run_tags(run_id, {WAREHOUSE_RUN_TAG: self.identity})
 
     @contextmanager
     def connect(self) -> Iterator[WarehouseConnection]:
@@ -155,35 +254,40 @@ class WarehouseResource(ConfigurableResource):
 
         path = Path(self.duckdb_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        last_error: Exception | None = None
-        for attempt in range(self.connect_retries + 5):
+        deadline = time.monotonic() + self.duckdb_lock_wait_seconds
+        attempt = 0
+        while True:
             try:
                 return duckdb.connect(str(path), config={"memory_limit": self.duckdb_memory_limit})
-            except duckdb.IOException as exc:  # another process holds the write lock
-                last_error = exc
-                time.sleep(min(0.5 * (attempt + 1), 3.0))
-        raise WarehouseUnreachableError(
-            f"cannot open the DuckDB warehouse {path}: {last_error}. DuckDB allows one writer process "
-            "at a time; stop the other process (a running `dagster dev` job, a SQL client) and retry."
-        )
+            except duckdb.IOException as exc:
+                if not is_duckdb_lock_error(exc):  # permissions, a damaged file: waiting will not help
+                    raise WarehouseUnreachableError(
+                        f"cannot open the DuckDB warehouse {path}: {str(exc).splitlines()[0]}"
+                    ) from None
+                pause = min(0.5 * (attempt + 1), 3.0)  # another process holds the write lock: wait for it
+                if time.monotonic() + pause > deadline:
+                    raise duckdb_busy_error(path, exc) from None
+                time.sleep(pause)
+                attempt += 1
 
     # -- PostgreSQL ---------------------------------------------------------------------------
     def _open_postgres(self) -> Any:
         import psycopg
 
-        params = parse_pg_dsn(self.pg_dsn)
+        params = parse_pg_dsn(self.pg_dsn)  # a malformed DSN: ConfigurationError, password masked
         try:
             return self._pg_connect_with_retry(self.pg_dsn)
         except psycopg.OperationalError as exc:
             if f'database "{params.dbname}" does not exist' not in str(exc):
-                raise self._pg_unreachable(exc) from exc
-        create_database_if_missing(self.pg_dsn)
+                raise self._pg_unreachable(exc) from None
         try:
+            create_database_if_missing(self.pg_dsn)
             return self._pg_connect_with_retry(self.pg_dsn)
         except psycopg.OperationalError as exc:
-            raise self._pg_unreachable(exc) from exc
+            raise self._pg_unreachable(exc) from None
 
     def _pg_connect_with_retry(self, dsn: str) -> Any:
+        """Connect, retrying with exponential backoff only failures that may pass (is_transient_pg_error)."""
         import psycopg
 
         delay = 0.5
@@ -191,27 +295,32 @@ class WarehouseResource(ConfigurableResource):
             try:
                 return psycopg.connect(dsn, autocommit=True, connect_timeout=5)
             except psycopg.OperationalError as exc:
-                transient = getattr(exc, "sqlstate", None) in _TRANSIENT_PG_STATES or (
-                    "Connection refused" in str(exc) or "timeout" in str(exc).lower()
-                )
-                if not transient or attempt == self.connect_retries:
+                if not is_transient_pg_error(exc) or attempt == self.connect_retries:
                     raise
                 time.sleep(delay)
                 delay *= 2
+            except psycopg.ProgrammingError as exc:  # libpq refuses the DSN itself (an unknown option)
+                raise ConfigurationError(
+                    f"ACA_PG_DSN is not a usable connection string ({redact(str(exc).strip())}): "
+                    f"{mask_passwords(dsn)}"
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pg_unreachable(self, exc: Exception) -> WarehouseUnreachableError:
+        """One message: where, as whom, one line per cause, what to check. No password, no traceback."""
         params = parse_pg_dsn(self.pg_dsn)
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = (
-            "check the user and password in ACA_PG_DSN"
-            if re.search(r"password|authentication|role .* does not exist", text)
-            else "is the server running? (pg_ctlcluster ... main start, or `docker compose up postgres`)"
-        )
-        return WarehouseUnreachableError(
-            f"cannot connect to PostgreSQL at {params.host}:{params.port} as {params.user} "
-            f"(database {params.dbname}): {text}; {hint}"
-        )
+        causes = [redact(c) for c in pg_connection_causes(exc)]
+        text = " ".join(causes)
+        if re.search(r"password|authentication|role .* does not exist", text):
+            hint = "check the user and password in ACA_PG_DSN"
+        elif "resolve host" in text or "translate host name" in text:
+            hint = "check the host name in ACA_PG_DSN"
+        elif re.search(r"database .* does not exist|permission denied to create database", text):
+            hint = "create the database, or connect once as a role that may (CREATEDB)"
+        else:
+            hint = "is the server running? (pg_ctlcluster ... main start, or `docker compose up postgres`)"
+        head = f"cannot connect to PostgreSQL at {params.host}:{params.port} as {params.user} (database {params.dbname}); {hint}"
+        return WarehouseUnreachableError("\n".join([head, *(f"  - {cause}" for cause in causes)]))
 
 
 def ensure_schemas(conn: WarehouseConnection) -> None:
@@ -224,11 +333,27 @@ def ensure_schemas(conn: WarehouseConnection) -> None:
         existing = {r[0] for r in conn.fetchall("select nspname from pg_namespace")}
     for schema in WAREHOUSE_SCHEMAS:
         if schema not in existing:
-            conn.execute(f"create schema if not exists {schema}")
+            _create_schema(conn, schema)
+
+
+def _create_schema(conn: WarehouseConnection, schema: str) -> None:
+    """`create schema if not exists`, tolerating another connection creating it at the same moment
+    (PostgreSQL then reports a unique violation on pg_namespace instead of doing nothing)."""
+    if conn.is_duckdb:
+        conn.execute(f"create schema if not exists {schema}")
+        return
+    import psycopg
+
+    try:
+        conn.execute(f"create schema if not exists {schema}")
+    except psycopg.errors.UniqueViolation:
+        if not conn.scalar("select 1 from pg_namespace where nspname = %s", [schema]):
+            raise
 
 
 def create_database_if_missing(dsn: str) -> bool:
-    """Create the DSN's database by connecting to the server's `postgres` database; True if created."""
+    """Create the DSN's database by connecting to the server's `postgres` database; True if created.
+    Two runs starting on a new database at once both succeed: one creates it, the other finds it."""
     import psycopg
     from psycopg import sql
 
@@ -241,6 +366,24 @@ def create_database_if_missing(dsn: str) -> bool:
             return False
         try:
             admin.execute(sql.SQL("create database {}").format(sql.Identifier(params.dbname)))
-        except psycopg.errors.DuplicateDatabase:
-            return False
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return False  # created by a concurrent run between the check and the create
+        except psycopg.errors.ObjectInUse:  # CREATE DATABASE copies template1: one at a time
+            time.sleep(0.5)
+            return create_database_if_missing(dsn)
     return True
+
+
+def is_duckdb_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting lock" in text or "Could not set lock" in text)
+
+
+def duckdb_busy_error(path: Path, exc: BaseException) -> WarehouseBusyError:
+    """'another run holds the warehouse <path>', with the holding process when DuckDB names it."""
+    holder = re.search(r"PID (\d+)", str(exc))
+    who = f" (process {holder.group(1)})" if holder else ""
+    return WarehouseBusyError(
+        f"another run holds the warehouse {path}{who}: DuckDB allows one writer process at a time; "
+        "wait for it to finish (or stop it: a running `dagster dev` job, a SQL client) and retry"
+    )

@@ -86,9 +86,9 @@ def plan_landing_runs(
     updated = dict(known)
     for feed in load_dictionary().feeds.values():
         files, ignored = scan_feed(landing.root, feed)
-        for problem in ignored:
-            if not problem.path.name.startswith("."):
-                notes.append(f"ignored {problem.path.name}: {problem.reason}")
+        for problem in ignored:  # not landing files (or not yet): named, with why; never loaded
+            if not problem.is_hidden:
+                notes.append(f"ignored {problem}")
         for landing_file in files:
             if not _is_settled(landing_file, settle_seconds, now):
                 notes.append(f"waiting for {landing_file.relative_path} to settle")
@@ -209,7 +209,9 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
             landing, context.cursor, feed_selection, settle, already_loaded=already_loaded
         )
         for note in notes[:20]:
-            context.log.info(note)
+            (context.log.warning if note.startswith("ignored ") else context.log.info)(note)
+        if len(notes) > 20:
+            context.log.info(f"... and {len(notes) - 20} more")
         if not requests:
             return SensorResult(skip_reason=SkipReason("no new or changed landing files"), cursor=cursor)
         return SensorResult(run_requests=requests, cursor=cursor)

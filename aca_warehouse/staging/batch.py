@@ -11,7 +11,6 @@ most `max_bytes` of landing text and `MAX_FILES_PER_BATCH` files per batch.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -25,6 +24,7 @@ from aca_warehouse.contract.dictionary import Dictionary, Feed
 from aca_warehouse.errors import AcaWarehouseError, LandingFileError
 from aca_warehouse.landing import LandingFile
 from aca_warehouse.resources.warehouse import WarehouseConnection
+from aca_warehouse.scratch import STAGING_SCRATCH_PREFIX, private_scratch_dir
 from aca_warehouse.staging.dialect import Dialect, sql_string
 from aca_warehouse.staging.engine_reader import (
     ENGINE,
@@ -158,9 +158,7 @@ class BatchLoader:
         for batch_file in batch.files:
             batch_file.result.started_at = started
         steps: dict[str, float] = {}
-        scratch = (
-            tempfile.TemporaryDirectory(prefix="aca_staging_") if self.conn.is_duckdb else nullcontext(None)
-        )
+        scratch = private_scratch_dir(STAGING_SCRATCH_PREFIX) if self.conn.is_duckdb else nullcontext(None)
         with scratch as scratch_dir:
             step = time.perf_counter()
             stats, loaded = self._read_and_type(batch, tables, scratch_dir, steps)

@@ -34,7 +34,7 @@ from typing import BinaryIO
 from aca_warehouse.contract.dictionary import Feed
 from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.staging.dialect import Dialect, sql_string
-from aca_warehouse.staging.reader import RawLayout
+from aca_warehouse.staging.reader import RawLayout, open_landing_descriptor
 
 ENGINE, PYTHON = "engine", "python"
 _CHUNK_BYTES = 1 << 20  # one sample line per chunk
@@ -184,10 +184,11 @@ class _Scanner:
         )
 
 
-def scan_landing_file(path: Path, feed: Feed) -> FileScan:
-    """sha256 and engine eligibility of a landing file, in one streaming pass."""
+def scan_landing_file(path: Path, feed: Feed, relative_path: str = "") -> FileScan:
+    """sha256 and engine eligibility of a landing file, in one streaming pass (refusing a file that is
+    no longer the regular file inside the landing root that discovery found)."""
     scanner = _Scanner(feed.is_jsonl)
-    with path.open("rb", buffering=0) as handle:
+    with open(open_landing_descriptor(path, relative_path), "rb", buffering=0) as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             scanner.feed(chunk)
         last_line = _read_last_line(handle, scanner.size) if scanner.size else None

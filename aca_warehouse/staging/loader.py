@@ -27,13 +27,7 @@ from pathlib import Path
 
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import ConfigurationError, LandingFileError
-from aca_warehouse.landing import (
-    IgnoredFile,
-    LandingFile,
-    files_in_window,
-    parse_landing_name,
-    scan_feed,
-)
+from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
 from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.settings import load_settings
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
@@ -150,7 +144,7 @@ class FeedLoader:
             started_at=datetime.now(UTC),
         )
         try:  # one pass: the checksum and whether the engine can read the file exactly
-            scan = scan_landing_file(landing_file.path, self.feed)
+            scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path)
         except Exception as exc:  # the file vanished or cannot be read: fail the load, like any I/O error
             self._fail([result], [result], exc)
             raise
@@ -267,11 +261,6 @@ def staging_memory_budget(conn: WarehouseConnection) -> Iterator[None]:
             conn.execute(f"set memory_limit = '{previous}'")
 
 
-def impossible_date_files(feed: Feed, ignored: list[IgnoredFile]) -> list[IgnoredFile]:
-    """Files named like the feed's landing files whose date is not a real calendar day."""
-    return [i for i in ignored if isinstance(parse_landing_name(feed, i.path.name), str)]
-
-
 def load_feed_window(
     conn: WarehouseConnection,
     feed_name: str,
@@ -302,11 +291,10 @@ def load_feed_window(
     )
     files, ignored = scan_feed(landing_root, loader.feed)
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
+    # Files that are not landing files (a foreign or impossible name, a future date, a link out of the
+    # landing directory) are in report.ignored, reported by the caller; they never stop the others.
     with staging_memory_budget(conn):
         report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
-    for bad_name in impossible_date_files(loader.feed, ignored):
-        relative = bad_name.path.relative_to(landing_root).as_posix()
-        report.errors.append(LandingFileError(relative, f"looks like a landing file but {bad_name.reason}"))
     return report
 
 

@@ -35,7 +35,7 @@ QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     (
         "raw_values",
         "text",
-        "the raw record as JSON text (object of header name -> raw value; a JSON array of the fields for wrong_field_count; the line as a JSON string for not_json_object)",
+        "the raw record as JSON text (object of header name -> raw value; a JSON array of the fields for wrong_field_count; the line as a JSON string for not_json_object, invalid_text and a record over the reader's bound); a value over limits.quarantine_value_max_chars is kept truncated with a `...[truncated: N characters]` marker",
     ),
 )
 

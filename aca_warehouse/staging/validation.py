@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aca_warehouse.contract.dictionary import Column, Dictionary, Feed, RowRule
+from aca_warehouse.contract.dictionary import Column, Dictionary, Feed, RowRule, load_dictionary
 from aca_warehouse.staging.dialect import Dialect, sql_literal, sql_string
 from aca_warehouse.staging.reader import RawLayout
 
@@ -130,27 +130,48 @@ def _bound(value: float | str) -> str:
     return sql_literal(value) if isinstance(value, int | float) else f"({value})"
 
 
-def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[tuple[Flag, str]]:
-    """(flag, SQL condition) for every column-level check of the feed, in column order."""
-    flags: list[tuple[Flag, str]] = []
+def byte_length(dialect: Dialect, expr: str) -> str:
+    """Length of a text in bytes of UTF-8 (constant time on both engines, unlike a character count)."""
+    return f"strlen({expr})" if dialect.is_duckdb else f"octet_length({expr})"
 
-    def add(column: str, code: str, detail: str, condition: str, conditional: bool = False) -> None:
+
+def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[tuple[Flag, str]]:
+    """(flag, SQL condition) for every column-level check of the feed, in column order.
+
+    A value longer than its column's `max_length` gets field_too_long and no other check of that
+    column runs on it; the unknown extra columns of a row are bounded together."""
+    flags: list[tuple[Flag, str]] = []
+    checks = dictionary.column_checks
+    too_long_code = checks["max_length"]
+
+    def add(column: str | None, code: str, detail: str, condition: str, conditional: bool = False) -> None:
         flags.append((Flag(f"_x{len(flags)}", code, detail, column, conditional), condition))
 
     for col in feed.columns:
         c, s = col.name, text_column(col)
+        fits = f"{byte_length(dialect, s)} <= {col.max_length}"
+
+        def add_checked(code: str, detail: str, condition: str, c: str = c, fits: str = fits) -> None:
+            add(c, code, detail, f"({condition}) and {fits}")
+
+        add(
+            c,
+            too_long_code,
+            f"{too_long_code}: {c} longer than {col.max_length} bytes",
+            f"{byte_length(dialect, s)} > {col.max_length}",
+        )
         if col.required:
             add(c, "missing_required", f"missing_required: {c}", f"{s} is null")
         type_code = dictionary.types[col.type].reason_code
         if type_code:
-            add(c, type_code, f"{type_code}: {c}", f"{s} is not null and {c} is null")
-        checks = dictionary.column_checks
+            add_checked(type_code, f"{type_code}: {c}", f"{s} is not null and {c} is null")
         if col.accepted_values is not None:
             values = ", ".join(sql_literal(v) for v in col.accepted_values)
-            add(c, checks["accepted_values"], f"{checks['accepted_values']}: {c}", f"{c} not in ({values})")
+            add_checked(
+                checks["accepted_values"], f"{checks['accepted_values']}: {c}", f"{c} not in ({values})"
+            )
         if col.pattern is not None:
-            add(
-                c,
+            add_checked(
                 checks["pattern"],
                 f"{checks['pattern']}: {c}",
                 f"not {dialect.regex_match(c, col.pattern)}",
@@ -166,12 +187,11 @@ def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[t
                 parts.append(f"{c} > {_bound(r.max)}")
             if r.max_exclusive is not None:
                 parts.append(f"{c} >= {_bound(r.max_exclusive)}")
-            add(c, checks["range"], f"{checks['range']}: {c} must be {r.describe()}", " or ".join(parts))
+            add_checked(checks["range"], f"{checks['range']}: {c} must be {r.describe()}", " or ".join(parts))
         if col.non_negative:
-            add(c, checks["non_negative"], f"{checks['non_negative']}: {c}", f"{c} < 0")
+            add_checked(checks["non_negative"], f"{checks['non_negative']}: {c}", f"{c} < 0")
         if col.npi_luhn:
-            add(
-                c,
+            add_checked(
                 checks["npi_luhn"],
                 f"{checks['npi_luhn']}: {c}",
                 f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
@@ -186,6 +206,13 @@ def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[t
                 f"{disc} = {sql_string(type_name)} and {text_column(feed.column(col_name))} is null",
                 conditional=True,
             )
+    extra_max = dictionary.limits.extra_columns_max_bytes
+    add(
+        None,
+        too_long_code,
+        f"{too_long_code}: unknown extra columns longer than {extra_max} bytes together",
+        f"{byte_length(dialect, '_extra_json')} > {extra_max}",
+    )
     return flags
 
 
@@ -222,11 +249,28 @@ def row_hash_sql(dialect: Dialect, layout: RawLayout) -> str:
     return f"hashtextextended({text}, 0)"  # 64-bit; candidates are verified field by field
 
 
-def raw_values_sql(dialect: Dialect, layout: RawLayout, alias: str) -> str:
-    """JSON text of a raw record of the raw table aliased `alias` (for the quarantine)."""
+def truncated_sql(dialect: Dialect, expr: str, limit: int) -> str:
+    """A raw value as the quarantine keeps it: whole, or its first `limit` characters and a marker
+    (the same form as the reader's `truncated()`)."""
+    length = f"length({expr})"
+    marker = f"'...[truncated: ' || cast({length} as {dialect.text}) || ' characters]'"
+    return f"case when {length} > {limit} then substr({expr}, 1, {limit}) || {marker} else {expr} end"
+
+
+def raw_values_sql(dialect: Dialect, layout: RawLayout, alias: str, limit: int | None = None) -> str:
+    """JSON text of a raw record of the raw table aliased `alias` (for the quarantine). A raw value
+    longer than `limit` characters is kept truncated (a record-level problem's `_raw` already is);
+    a JSON Lines line that is, becomes a JSON string of its truncated text. `limit` defaults to the
+    dictionary's `limits.quarantine_value_max_chars`."""
+    if limit is None:
+        limit = load_dictionary().limits.quarantine_value_max_chars
     if layout.is_jsonl:
-        return f"{alias}._raw"
-    pairs = [(name, f"{alias}.{column}") for name, column in layout.raw_record_pairs]
+        raw = f"{alias}._raw"
+        as_json_string = f"cast(to_json({truncated_sql(dialect, raw, limit)}) as {dialect.text})"
+        return f"case when {alias}._problem is null and length({raw}) > {limit} then {as_json_string} else {raw} end"
+    pairs = [
+        (name, truncated_sql(dialect, f"{alias}.{column}", limit)) for name, column in layout.raw_record_pairs
+    ]
     return (
         f"case when {alias}._problem is not null then {alias}._raw else {dialect.json_object_text(pairs)} end"
     )

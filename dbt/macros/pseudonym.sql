@@ -6,27 +6,30 @@
   avoids the length-extension weakness of a plain secret-prefix hash; HMAC itself is not
   available on both engines without extensions).
 
-  The secret comes from the environment variable ACA_MEMBER_KEY_SECRET (Dagster sets it from
-  WarehouseResource.dbt_env()). It is read only when SQL is executed, so `dbt parse` needs no
-  secret. The rendered SQL of a run contains it: Dagster points dbt's target/log path at a
-  scratch directory that is deleted after each invocation.
+  The secret (ACA_MEMBER_KEY_SECRET, validated by aca_warehouse.settings) never appears in
+  SQL text: the compiled SQL reads it from the session, so neither dbt's artifacts and logs,
+  nor error messages, nor the database's statement logs or catalog hold it.
+  - DuckDB: the variable `aca_member_key_secret`, set on every dbt connection by the profile's
+    plugin `aca_warehouse.dbt_session` (DuckDB's `error()` fails the model when it is unset).
+  - PostgreSQL: the session setting `aca.member_key_secret`, given at connection start through
+    libpq's PGOPTIONS (WarehouseResource.dbt_env()); unset, PostgreSQL refuses the query.
 -#}
 
-{% macro member_key_secret() -%}
-  {%- if execute -%}
-    {%- set secret = env_var('ACA_MEMBER_KEY_SECRET') -%}
-    {%- if secret | length < 8 -%}
-      {{ exceptions.raise_compiler_error("ACA_MEMBER_KEY_SECRET must be at least 8 characters long") }}
-    {%- endif -%}
-    {{- return(secret | replace("'", "''")) -}}
-  {%- else -%}
-    {{- return('parse-time-placeholder') -}}
-  {%- endif -%}
+{% macro member_key_secret_sql() -%}
+  {{ return(adapter.dispatch('member_key_secret_sql', 'aca_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__member_key_secret_sql() -%}
+  coalesce(getvariable('aca_member_key_secret'), error('the member-key secret is not set for this dbt session: run dbt through Dagster (aca-warehouse run), or with a valid ACA_MEMBER_KEY_SECRET in the environment; see docs/SECURITY.md'))
+{%- endmacro %}
+
+{% macro postgres__member_key_secret_sql() -%}
+  current_setting('aca.member_key_secret')
 {%- endmacro %}
 
 {% macro keyed_hash(expr) -%}
-  {%- set secret = member_key_secret() -%}
-  {{ sha256_hex("'" ~ secret ~ ":' || " ~ sha256_hex("'" ~ secret ~ ":' || cast(" ~ expr ~ " as varchar)")) }}
+  {%- set secret = member_key_secret_sql() -%}
+  {{ sha256_hex(secret ~ " || ':' || " ~ sha256_hex(secret ~ " || ':' || cast(" ~ expr ~ " as varchar)")) }}
 {%- endmacro %}
 
 {#- The durable pseudonymous member key of a claims-system member number (issuer_member_no). -#}
