@@ -134,6 +134,11 @@ def defective_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (b'{"a": "x\\"y"}\n', True, "backslashes"),
         (b'{"a": "x"}\r\n', True, "carriage returns"),
         (b'{"a": "x\x01"}\n', True, "control characters"),
+        # lines over the engine bound (1 MiB) go to the normaliser, wherever they fall in the chunks
+        (b"a,b\n1," + b"x" * (1 << 20) + b"\n2,y\n", False, "a line over 1,048,576 bytes"),
+        (b"a,b\n1," + b"x" * (3 << 20), False, "a line over 1,048,576 bytes"),
+        (b"a,b\n" + b"x" * ((1 << 20) - 6) + b"\n1," + b"x" * ((1 << 20) - 2) + b"\n", False, None),
+        (b'{"a": "' + b"x" * (2 << 20) + b'"}\n', True, "a line over 1,048,576 bytes"),
     ],
 )
 def test_the_scan_says_which_files_the_engine_can_read(

@@ -38,6 +38,9 @@ from aca_warehouse.staging.reader import RawLayout, open_landing_descriptor
 
 ENGINE, PYTHON = "engine", "python"
 _CHUNK_BYTES = 1 << 20  # one sample line per chunk
+# Longer lines go to the Python normaliser: it holds the record bound and quarantines what exceeds a
+# field's limit with the line number; the engines' own line limits would reject the whole batch.
+MAX_ENGINE_LINE_BYTES = 1 << 20
 _MAX_SAMPLES = 4000
 _BOM = b"\xef\xbb\xbf"
 _LINE_DELIMITER = "\x01"  # a byte absent from the file: JSON Lines are read as one text column
@@ -89,6 +92,7 @@ class _Scanner:
         self.previous = b""  # the last byte of the previous chunk
         self.head = b""
         self.samples: list[tuple[int, str]] = []
+        self.line_run = 0  # bytes of the current (unfinished) line
 
     def feed(self, chunk: bytes) -> None:
         self.digest.update(chunk)
@@ -96,6 +100,8 @@ class _Scanner:
             self.head += chunk[: (64 << 10) - len(self.head)]
         if self.problem is None:
             self._check(chunk)
+        if self.problem is None:
+            self._measure_lines(chunk)
         if self.problem is None and len(self.samples) < _MAX_SAMPLES:
             self._sample(chunk)
         self.newlines += chunk.count(b"\n")
@@ -141,6 +147,19 @@ class _Scanner:
                 or b" \r" in joined
                 or (self.size == 0 and chunk.removeprefix(_BOM)[:1] == b" ")
             )
+
+    def _measure_lines(self, chunk: bytes) -> None:
+        """A line longer than MAX_ENGINE_LINE_BYTES spans a chunk boundary (chunks are no longer)."""
+        first = chunk.find(b"\n")
+        if first < 0:
+            self.line_run += len(chunk)
+        else:
+            if self.line_run + first > MAX_ENGINE_LINE_BYTES:
+                self.problem = f"it has a line over {MAX_ENGINE_LINE_BYTES:,} bytes"
+                return
+            self.line_run = len(chunk) - chunk.rfind(b"\n") - 1
+        if self.line_run > MAX_ENGINE_LINE_BYTES:
+            self.problem = f"it has a line over {MAX_ENGINE_LINE_BYTES:,} bytes"
 
     def _sample(self, chunk: bytes) -> None:
         """The first whole line starting in the chunk after its first line break, with its number."""
@@ -274,7 +293,7 @@ class EngineRawLoader:
                 "escape = '', auto_detect = false, strict_mode = true, null_padding = false)"
             )
             self.conn.execute(
-                f"create temp view {self.view} as select {number}, cast(null as VARCHAR) as _problem, "
+                f"create or replace temp view {self.view} as select {number}, cast(null as VARCHAR) as _problem, "
                 f"cast(null as VARCHAR) as _detail, cast(null as VARCHAR) as _raw, "
                 f"cast({trims}[cast(file_index as BIGINT) + 1] as VARCHAR) as _trim, {', '.join(self.layout.data_columns)} "
                 f"from (select file_index, row_number() over () as _rn, * from {source})"
@@ -299,7 +318,7 @@ class EngineRawLoader:
             f"lambda k: '\"' || k || '\": ' || {token}), ', ') || '}}' end as {self.layout.extra_json_column}"
         )
         self.conn.execute(
-            f"create temp view {self.view} as select _file, _line, "
+            f"create or replace temp view {self.view} as select _file, _line, "
             f"case when _j is null then '{_UNREADABLE}' when len(_k) <> list_count(_t) "
             f"and len(_k) <> len(list_distinct(_k)) then '{_UNREADABLE}' end as _problem, "
             f"cast(null as VARCHAR) as _detail, _raw, cast(null as VARCHAR) as _trim, "
