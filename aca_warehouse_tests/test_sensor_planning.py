@@ -30,19 +30,28 @@ def _write(root: Path, rel: str, text: str, age_seconds: float = 3600) -> Path:
     return path
 
 
-def _evaluate(defs, landing: Path, cursor: str | None):
-    sensor = defs.resolve_sensor_def("landing_files_sensor")
+@pytest.fixture
+def instance():  # noqa: ANN201
+    """One Dagster instance for a test's ticks, as in production: the cursor names a state the
+    sensor keeps in the instance's key-value store."""
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(
-            instance=instance,
-            cursor=cursor,
-            definitions=defs,
-            resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
-        )
-        return sensor(context)
+        yield instance
 
 
-def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(tmp_path: Path) -> None:
+def _evaluate(defs, landing: Path, cursor: str | None, instance: DagsterInstance):  # noqa: ANN001, ANN202
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
+    context = build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
+    )
+    return sensor(context)
+
+
+def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
     from aca_warehouse.definitions import defs
 
     header = "claim_id,line_number\n"
@@ -51,29 +60,38 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(tm
     _write(tmp_path, "claims_system/claims/claims_2025-11-04.csv.part", header)  # partial upload
     _write(tmp_path, "claims_system/claims/claims_2025-11-05.csv", header, age_seconds=0)  # still growing
 
-    result = _evaluate(defs, tmp_path, None)
+    result = _evaluate(defs, tmp_path, None, instance)
     assert [r.partition_key for r in result.run_requests] == ["2025-11-03"]
     request = result.run_requests[0]
     selected = {k.to_user_string() for k in request.asset_selection}
     assert {"landing/claims", "landing/premiums"} <= selected
     assert "landing/members" not in selected
 
-    # The same bytes written again (new mtime) request nothing; the cursor stays bounded JSON.
+    # The cursor is one line naming the state (the UI shows it on the sensor's page).
+    assert result.cursor.startswith("2 files known, newest load date 2025-11-03, state "), result.cursor
+    assert len(result.cursor) < 100
+
+    # The same bytes written again (new mtime) request nothing, and the tick says what it saw.
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n", age_seconds=1800)
-    again = _evaluate(defs, tmp_path, result.cursor)
+    again = _evaluate(defs, tmp_path, result.cursor, instance)
     assert not again.run_requests
+    assert again.skip_reason.skip_message.startswith(
+        "no new or changed files (2 known); 1 still being written"
+    )
 
     # A corrected file requests a new run for the same date, with a different run key.
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,2\n", age_seconds=900)
-    corrected = _evaluate(defs, tmp_path, again.cursor)
+    corrected = _evaluate(defs, tmp_path, again.cursor, instance)
     assert [r.partition_key for r in corrected.run_requests] == ["2025-11-03"]
     assert corrected.run_requests[0].run_key != request.run_key
     assert {k.to_user_string() for k in corrected.run_requests[0].asset_selection} >= {"landing/claims"}
 
 
-def test_files_for_many_dates_at_once_are_one_catch_up_range_run(tmp_path: Path) -> None:
+def test_files_for_many_dates_at_once_are_one_catch_up_range_run(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
     from aca_warehouse.definitions import defs
-    from aca_warehouse.sensors.landing import CATCH_UP_DATES
+    from aca_warehouse.sensors.landing import CATCH_UP_DATES, requested_message
 
     header = "claim_id,line_number\n"
     days = [f"2025-11-{d:02d}" for d in range(3, 3 + CATCH_UP_DATES + 2)]
@@ -81,7 +99,7 @@ def test_files_for_many_dates_at_once_are_one_catch_up_range_run(tmp_path: Path)
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + f"C{day},1\n")
     _write(tmp_path, f"exchange/members/members_{days[1]}.csv", "member_id\nM1\n")
 
-    result = _evaluate(defs, tmp_path, None)
+    result = _evaluate(defs, tmp_path, None, instance)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     assert request.partition_key is None
@@ -90,22 +108,28 @@ def test_files_for_many_dates_at_once_are_one_catch_up_range_run(tmp_path: Path)
     selected = {k.to_user_string() for k in request.asset_selection}
     assert {"landing/claims", "landing/members", "staging/claims", "marts/plan_month"} <= selected
     assert "landing/premiums" not in selected
+    assert requested_message(result.run_requests) == (
+        f"{len(days) + 1} new or changed files for {days[0]}..{days[-1]}: one range run requested (catch-up)"
+    )
     # Evaluated again from scratch, the same files give the same run key (Dagster dedupes on it).
-    assert _evaluate(defs, tmp_path, None).run_requests[0].run_key == request.run_key
+    assert _evaluate(defs, tmp_path, None, instance).run_requests[0].run_key == request.run_key
 
     # Afterwards, one new day is an ordinary run for its partition.
     _write(tmp_path, "claims_system/claims/claims_2025-11-20.csv", header + "C9,1\n")
-    next_tick = _evaluate(defs, tmp_path, result.cursor)
+    next_tick = _evaluate(defs, tmp_path, result.cursor, instance)
     assert [r.partition_key for r in next_tick.run_requests] == ["2025-11-20"]
+    assert (
+        requested_message(next_tick.run_requests) == "1 new or changed file for 2025-11-20: one run requested"
+    )
 
 
-def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path) -> None:
+def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path, instance: DagsterInstance) -> None:
     from aca_warehouse.definitions import defs
 
     header = "claim_id,line_number\n"
     for day in ("2025-10-01", "2025-11-03"):  # a late file for an old day and today's file
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + "C1,1\n")
-    result = _evaluate(defs, tmp_path, None)
+    result = _evaluate(defs, tmp_path, None, instance)
     assert [r.partition_key for r in result.run_requests] == ["2025-10-01", "2025-11-03"]
 
 
@@ -122,3 +146,35 @@ def test_sensor_default_status_follows_the_setting(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ACA_SENSOR_DEFAULT_STATUS", "paused")
     with pytest.raises(ConfigurationError, match="running or stopped"):
         default_sensor_status()
+
+
+def test_the_state_behind_the_cursor_is_kept_once_and_an_old_json_cursor_still_reads(
+    tmp_path: Path, instance: DagsterInstance
+) -> None:
+    """The state a cursor moved away from is emptied on the next tick; a cursor of the older format
+    (the whole file map as JSON) is understood, so an upgrade does not reload every file."""
+    import json
+
+    from aca_warehouse.definitions import defs
+    from aca_warehouse.sensors.landing import STATE_KEY_PREFIX
+
+    def stored(cursor: str) -> str | None:
+        key = STATE_KEY_PREFIX + cursor.rsplit("state ", 1)[1]
+        return instance.run_storage.get_cursor_values({key}).get(key)
+
+    header = "claim_id,line_number\n"
+    _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n")
+    first = _evaluate(defs, tmp_path, None, instance)
+    _write(tmp_path, "claims_system/claims/claims_2025-11-04.csv", header + "C2,1\n")
+    second = _evaluate(defs, tmp_path, first.cursor, instance)
+    assert [r.partition_key for r in second.run_requests] == ["2025-11-04"]
+    assert stored(first.cursor) and stored(second.cursor)
+    third = _evaluate(defs, tmp_path, second.cursor, instance)  # nothing new: same state, same cursor
+    assert not third.run_requests and third.cursor == second.cursor
+    assert stored(first.cursor) == "" and json.loads(stored(second.cursor))["files"]
+
+    state = json.loads(json.loads(stored(second.cursor))["files"])
+    legacy = json.dumps({"files": state})
+    upgraded = _evaluate(defs, tmp_path, legacy, instance)
+    assert not upgraded.run_requests
+    assert upgraded.cursor == second.cursor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from dagster import (
     AssetKey,
+    DagsterInstance,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -45,17 +47,58 @@ class FileState:
     sha256: str
 
 
-def _load_cursor(raw: str | None) -> dict[str, FileState]:
-    if not raw:
-        return {}
-    data = json.loads(raw)
-    return {path: FileState(*value) for path, value in data.get("files", {}).items()}
+# The per-file state lives in the Dagster instance's key-value store, one entry per state, named by
+# the digest of its content; the cursor only points at it. The UI's sensor page then shows a one-line
+# cursor ("270 files known, newest load date 2026-01-14, state 3f9a...") instead of a page of JSON.
+# Content-addressed, so a tick that fails after storing its state (Dagster keeps the old cursor then)
+# leaves the state the old cursor points at intact; the state a cursor moved away from is emptied
+# by the next tick (a small row stays: the store has no delete).
+STATE_KEY_PREFIX = "aca/landing_files_sensor/state/"
+_CURSOR_STATE = re.compile(r"state ([0-9a-f]{16,64})")
 
 
-def _dump_cursor(files: Mapping[str, FileState]) -> str:
+def _encode_state(files: Mapping[str, FileState]) -> str:
     # Bounded: keep the newest entries (file names carry the load date, so sorting by name is by date).
     kept = sorted(files.items(), key=lambda kv: kv[0].rsplit("_", 1)[-1])[-CURSOR_MAX_FILES:]
-    return json.dumps({"files": {k: [v.fingerprint, v.sha256] for k, v in sorted(kept)}}, sort_keys=True)
+    return json.dumps({k: [v.fingerprint, v.sha256] for k, v in sorted(kept)}, sort_keys=True)
+
+
+def _decode_state(raw: str) -> dict[str, FileState]:
+    return {path: FileState(*value) for path, value in json.loads(raw).items()} if raw else {}
+
+
+def load_sensor_state(instance: DagsterInstance, cursor: str | None) -> dict[str, FileState]:
+    """The files the sensor knows, from the state its cursor names (an older full-JSON cursor is read
+    as is); and the state the previous cursor named, no longer needed, is emptied."""
+    if not cursor:
+        return {}
+    if cursor.lstrip().startswith("{"):  # a cursor written before the state moved out of it
+        return {p: FileState(*v) for p, v in json.loads(cursor).get("files", {}).items()}
+    match = _CURSOR_STATE.search(cursor)
+    if not match:
+        return {}
+    key = STATE_KEY_PREFIX + match.group(1)
+    stored = instance.run_storage.get_cursor_values({key}).get(key)
+    if not stored:  # the instance's storage was reset: start over (the warehouse's load audit helps)
+        return {}
+    entry = json.loads(stored)
+    parent = entry.get("parent")
+    if parent and parent != match.group(1):
+        instance.run_storage.set_cursor_values({STATE_KEY_PREFIX + parent: ""})
+    return _decode_state(entry["files"])
+
+
+def save_sensor_state(instance: DagsterInstance, cursor: str | None, files: Mapping[str, FileState]) -> str:
+    """Store the state (if new) and return the compact cursor that names it."""
+    encoded = _encode_state(files)
+    digest = hashlib.sha256(encoded.encode()).hexdigest()[:32]
+    previous = _CURSOR_STATE.search(cursor or "")
+    if not previous or previous.group(1) != digest:
+        entry = {"parent": previous.group(1) if previous else None, "files": encoded}
+        instance.run_storage.set_cursor_values({STATE_KEY_PREFIX + digest: json.dumps(entry)})
+    dates = [path.rsplit("_", 1)[-1].split(".", 1)[0] for path in files]
+    newest = f", newest load date {max(dates)}" if dates else ""
+    return f"{len(files)} files known{newest}, state {digest}"
 
 
 def _is_settled(landing_file: LandingFile, settle_seconds: float, now: float) -> bool:
@@ -65,22 +108,23 @@ def _is_settled(landing_file: LandingFile, settle_seconds: float, now: float) ->
 
 def plan_landing_runs(
     landing: LandingDirResource,
-    cursor: str | None,
+    known: Mapping[str, FileState] | None,
     feed_selection: Mapping[str, Sequence[AssetKey]],
     settle_seconds: float = SETTLE_SECONDS_DEFAULT,
     now: float | None = None,
     already_loaded: Mapping[str, str] | None = None,
-) -> tuple[list[RunRequest], str, list[str]]:
-    """Compare the landing directory with the cursor; a RunRequest per load date that changed (or one
+) -> tuple[list[RunRequest], dict[str, FileState], list[str]]:
+    """Compare the landing directory with the files the sensor knows (`known`, path -> state); a RunRequest per load date that changed (or one
     range run for a catch-up, see `_run_requests`).
 
     An identical re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
     (path -> sha256 from the warehouse's load audit) covers files the cursor does not know yet:
-    those loaded with the same bytes need no run.
+    those loaded with the same bytes need no run. Returns the requests, the updated file states and
+    notes for the tick's log.
     """
     already_loaded = already_loaded or {}
     now = time.time() if now is None else now
-    known = _load_cursor(cursor)
+    known = dict(known or {})
     changed_by_date: dict[str, list[tuple[LandingFile, str]]] = {}
     notes: list[str] = []
     updated = dict(known)
@@ -104,7 +148,7 @@ def plan_landing_runs(
             if previous is None and already_loaded.get(landing_file.relative_path) == sha:
                 continue  # loaded before the sensor knew it (a CLI run or a backfill)
             changed_by_date.setdefault(landing_file.partition_key, []).append((landing_file, sha))
-    return _run_requests(changed_by_date, feed_selection), _dump_cursor(updated), notes
+    return _run_requests(changed_by_date, feed_selection), updated, notes
 
 
 def _selection_for(feeds: Sequence[str], feed_selection: Mapping[str, Sequence[AssetKey]]) -> list[AssetKey]:
@@ -145,6 +189,7 @@ def _run_requests(
                     "aca/trigger": "landing_sensor_catch_up",
                     "aca/feeds": ",".join(feeds),
                     "aca/load_dates": str(len(changed_by_date)),
+                    "aca/files": str(len(changed)),
                 },
             )
         ]
@@ -156,10 +201,51 @@ def _run_requests(
                 run_key=f"{partition_key}|{_content_key(changed)}",
                 partition_key=partition_key,
                 asset_selection=_selection_for(feeds, feed_selection),
-                tags={"aca/trigger": "landing_sensor", "aca/feeds": ",".join(feeds)},
+                tags={
+                    "aca/trigger": "landing_sensor",
+                    "aca/feeds": ",".join(feeds),
+                    "aca/files": str(len(changed)),
+                },
             )
         )
     return requests
+
+
+def skip_message(files: Mapping[str, FileState], notes: Sequence[str]) -> str:
+    """What a tick without runs saw, e.g. "no new or changed files (270 known); 1 still settling"."""
+    message = f"no new or changed files ({len(files)} known)"
+    settling = sum(1 for n in notes if n.startswith("waiting for "))
+    ignored = sum(1 for n in notes if n.startswith("ignored "))
+    if settling:
+        message += f"; {settling} still being written, left for the next tick"
+    if ignored:
+        message += f"; {ignored} names ignored (not landing files; named in the tick's log)"
+    return message
+
+
+def requested_message(requests: Sequence[RunRequest]) -> str:
+    """What a tick with runs saw, e.g. "45 new or changed files for 2025-12-01..2026-01-14: one range
+    run requested (catch-up)" or "3 new or changed files for 2025-12-02: one run requested"."""
+    n_files = sum(int(r.tags.get("aca/files", 0)) for r in requests)
+    dates = [r.partition_key for r in requests if r.partition_key] + [
+        d
+        for r in requests
+        for d in (
+            r.tags.get("dagster/asset_partition_range_start"),
+            r.tags.get("dagster/asset_partition_range_end"),
+        )
+        if d
+    ]
+    span = min(dates) if min(dates) == max(dates) else f"{min(dates)}..{max(dates)}"
+    if len(requests) == 1 and not requests[0].partition_key:
+        what = "one range run requested (catch-up)"
+    else:
+        what = (
+            "one run requested"
+            if len(requests) == 1
+            else f"{len(requests)} runs requested, one per load date"
+        )
+    return f"{n_files} new or changed file{'s' if n_files != 1 else ''} for {span}: {what}"
 
 
 def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
@@ -199,21 +285,24 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
         context: SensorEvaluationContext, landing: LandingDirResource, warehouse: WarehouseResource
     ):
         settle = float(os.environ.get("ACA_SENSOR_SETTLE_SECONDS", SETTLE_SECONDS_DEFAULT))
+        known = load_sensor_state(context.instance, context.cursor)
         already_loaded: dict[str, str] = {}
-        if not context.cursor:  # first tick (or a reset cursor): learn what the warehouse holds
+        if not known:  # first tick (or a reset cursor): learn what the warehouse holds
             try:
                 already_loaded = warehouse_loaded_files(warehouse)
             except WarehouseUnreachableError as exc:
                 return SensorResult(skip_reason=SkipReason(f"waiting for the warehouse's load audit: {exc}"))
-        requests, cursor, notes = plan_landing_runs(
-            landing, context.cursor, feed_selection, settle, already_loaded=already_loaded
+        requests, files, notes = plan_landing_runs(
+            landing, known, feed_selection, settle, already_loaded=already_loaded
         )
         for note in notes[:20]:
             (context.log.warning if note.startswith("ignored ") else context.log.info)(note)
         if len(notes) > 20:
             context.log.info(f"... and {len(notes) - 20} more")
+        cursor = save_sensor_state(context.instance, context.cursor, files)
         if not requests:
-            return SensorResult(skip_reason=SkipReason("no new or changed landing files"), cursor=cursor)
+            return SensorResult(skip_reason=SkipReason(skip_message(files, notes)), cursor=cursor)
+        context.log.info(requested_message(requests))
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_files_sensor
