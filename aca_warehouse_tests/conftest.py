@@ -139,3 +139,13 @@ def loaded_duckdb_demo(make_warehouse, demo_landing: Path):  # noqa: ANN001, ANN
 def loaded_postgres_demo(make_warehouse, demo_landing: Path):  # noqa: ANN001, ANN201
     """The same demo landing set loaded into a fresh PostgreSQL database."""
     return _load_demo("postgres", make_warehouse, demo_landing)
+
+
+@pytest.fixture(scope="session")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  # noqa: ANN201
+    """One `dagster dev` (webserver + daemon, the running landing sensor) on the demo landing set, shared
+    by the modules of xdist_group "webserver" (the group keeps them on one worker; see dagster_ui.py)."""
+    from .dagster_ui import dagster_dev_running
+
+    with dagster_dev_running(tmp_path_factory.mktemp("dagster_dev"), demo_landing) as dev:
+        yield dev

@@ -1,13 +1,26 @@
-"""Helpers for tests that drive a real Dagster webserver: free ports, polling, GraphQL calls."""
+"""Helpers for tests that drive a real Dagster webserver: `dagster dev`, free ports, polling, GraphQL.
+
+The `dagster_dev` fixture (conftest.py) starts one `dagster dev` per test session for the modules
+marked `xdist_group("webserver")` (test_webserver_smoke.py, test_ui_browser.py), which
+`pytest -n 2 --dist loadgroup` runs on the same worker, so they share it.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LANDING_SENSOR = "landing_files_sensor"
 
 TERMINAL_FAILURES = ("FAILURE", "CANCELED")
 
@@ -55,6 +68,10 @@ class DagsterDev:
         data = self.graphql(RUNS)["runsOrError"]["results"]
         return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in data]
 
+    def sensor_runs(self) -> list[dict]:
+        """Runs the landing sensor requested."""
+        return [r for r in self.runs() if r["tags"].get("dagster/sensor_name") == LANDING_SENSOR]
+
     def wait_for_run(self, run_id: str, timeout: float) -> None:
         def succeeded() -> bool:
             status = next(r["status"] for r in self.runs() if r["runId"] == run_id)
@@ -67,3 +84,58 @@ class DagsterDev:
 
 RUNS = """
 { runsOrError(limit: 100) { ... on Runs { results { runId status tags { key value } } } } }"""
+
+
+@contextmanager
+def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` on 127.0.0.1 in its own process group, against a DuckDB file and a DAGSTER_HOME
+    under `workdir` and the landing files in `landing`; stopped (the whole group) on exit."""
+    port = free_port()
+    home = workdir / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / "deploy" / "dagster.dev.yaml").read_text())
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ACA_WAREHOUSE": "duckdb",
+        "ACA_DUCKDB_PATH": str(workdir / "smoke.duckdb"),
+        "ACA_LANDING_DIR": str(landing),
+        "ACA_REPORTS_DIR": str(workdir / "reports"),
+        "DAGSTER_EVENT_BATCH_SIZE": "1000",
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+    }
+    log_path = workdir / "dagster_dev.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "workspace.yaml",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for(
+                lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok,
+                180,
+                "the webserver",
+            )
+            yield DagsterDev(port, log_path)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

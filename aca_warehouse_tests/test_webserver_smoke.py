@@ -1,29 +1,21 @@
 """Smoke test of the real UI stack: `dagster dev` (webserver + daemon) on 127.0.0.1.
 
-One `dagster dev` serves the module's tests in order, as a user would meet it: the running sensor
-catches up on a landing directory full of files with one range run, a partition launched through
-GraphQL runs, and a UI-style backfill of a range of days becomes one run through every layer.
+One `dagster dev` (the session's `dagster_dev` fixture, shared with test_ui_browser.py) serves the
+module's tests in order, as a user would meet it: the running sensor catches up on a landing
+directory full of files with one range run, a partition launched through GraphQL runs, and a
+UI-style backfill of a range of days becomes one run through every layer.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-import requests
 
 from .conftest import DEMO_DAYS
-from .dagster_ui import DagsterDev, free_port, wait_for
+from .dagster_ui import DagsterDev, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 LAUNCH_RUN = """
 mutation($params: ExecutionParams!) {
@@ -53,48 +45,6 @@ query($id: String!) {
 }"""
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  # noqa: ANN201
-    """`dagster dev` on 127.0.0.1 in its own process group, against a temp DuckDB and DAGSTER_HOME."""
-    tmp_path = tmp_path_factory.mktemp("dagster_dev")
-    port = free_port()
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((PROJECT_ROOT / "deploy" / "dagster.dev.yaml").read_text())
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "ACA_WAREHOUSE": "duckdb",
-        "ACA_DUCKDB_PATH": str(tmp_path / "smoke.duckdb"),
-        "ACA_LANDING_DIR": str(demo_landing),
-        "DAGSTER_EVENT_BATCH_SIZE": "1000",
-        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-    }
-    log_path = tmp_path / "dagster_dev.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(
-            lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok, 180, "the webserver"
-        )
-        yield DagsterDev(port, log_path)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-
 def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
     dagster_dev: DagsterDev, demo_landing_first_date: str
 ) -> None:
@@ -102,13 +52,8 @@ def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
     first = date.fromisoformat(demo_landing_first_date)
     last = first + timedelta(days=DEMO_DAYS - 1)
 
-    def sensor_runs() -> list[dict]:
-        return [
-            r for r in dagster_dev.runs() if r["tags"].get("dagster/sensor_name") == "landing_files_sensor"
-        ]
-
-    wait_for(lambda: bool(sensor_runs()), 180, "the landing sensor to request a run")
-    runs = sensor_runs()
+    wait_for(lambda: bool(dagster_dev.sensor_runs()), 180, "the landing sensor to request a run")
+    runs = dagster_dev.sensor_runs()
     assert len(runs) == 1, runs
     tags = runs[0]["tags"]
     assert tags["aca/trigger"] == "landing_sensor_catch_up"

@@ -1,0 +1,199 @@
+"""The Dagster UI in a real browser: Debian's Chromium driven by Playwright against `dagster dev`.
+
+The session's `dagster_dev` (conftest.py, shared with test_webserver_smoke.py) serves the demo landing
+set, which its running sensor loads with one catch-up run; the tests then read the pages a user opens
+after `make run` / `make ui`: the lineage with the layers, a staging asset with its partitions and load
+figures, a check that explains itself, a mart with its typed columns, the sensor with a one-line
+cursor and a tick that says what it saw, the charts drawn in the reports asset's metadata.
+
+The browser is the system's Chromium (`apt-get install chromium`; .ci/run installs it), launched
+through `executable_path`: never `playwright install`, which downloads a browser. Without Chromium
+the module is skipped, except in CI (CI=true), where that is a failure. Screenshots of every page go
+to the test's temp folder (its path is printed), or to ACA_UI_SCREENSHOTS when set (CI artifacts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from .conftest import DEMO_DAYS, DEMO_START
+from .dagster_ui import DagsterDev, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+LOCATION = "__repository__@aca_warehouse"
+TIMEOUT_MS = 30_000
+
+if CHROMIUM is None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(
+            "CI is set but Chromium is not installed: .ci/run installs it (apt-get install -y chromium)",
+            pytrace=False,
+        )
+    pytest.skip(
+        "no Chromium browser (install Debian's: apt-get install -y chromium; not `playwright install`)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+ASSET_CHECKS = """
+query($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      assetChecksOrError { ... on AssetChecks { checks { name description } } }
+      assetMaterializations(limit: 1) { partition metadataEntries { label
+        ... on IntMetadataEntry { intValue } } }
+    }
+  }
+}"""
+
+
+class UI:
+    """One browser page on the webserver; `open` a path, `shot` the page into the screenshot folder."""
+
+    def __init__(self, page: Page, base_url: str, shots: Path) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.shots = shots
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.base_url + path)
+        self.page.wait_for_load_state("networkidle")
+        skip = self.page.get_by_role("button", name="Skip")  # the community modal of a first visit
+        if skip.count():
+            skip.first.click()
+        return self.page
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def loaded(dagster_dev: DagsterDev) -> DagsterDev:
+    """The sensor's catch-up run over the demo landing set, succeeded."""
+    wait_for(lambda: bool(dagster_dev.sensor_runs()), 180, "the landing sensor to request a run")
+    dagster_dev.wait_for_run(dagster_dev.sensor_runs()[0]["runId"], 420)
+    return dagster_dev
+
+
+@pytest.fixture(scope="module")
+def ui(loaded: DagsterDev, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
+    shots = Path(os.environ.get("ACA_UI_SCREENSHOTS") or tmp_path_factory.mktemp("ui_screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {shots}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield UI(context.new_page(), f"http://127.0.0.1:{loaded.port}", shots)
+        finally:
+            context.close()
+            browser.close()
+
+
+def _asset(dev: DagsterDev, key: str) -> dict:
+    return dev.graphql(ASSET_CHECKS, {"key": {"path": key.split("/")}})["assetNodeOrError"]
+
+
+def test_lineage_shows_the_layers(ui: UI) -> None:
+    page = ui.open("/asset-groups")
+    sidebar = page.get_by_text("Global asset lineage")
+    expect(sidebar).to_be_visible()
+    for group in ("landing", "staging", "core", "marts", "quality", "reports"):
+        expect(page.get_by_text(group, exact=True).first).to_be_visible()
+    ui.shot("lineage")
+
+
+def test_staging_asset_shows_its_partitions_and_load_figures(ui: UI, loaded: DagsterDev) -> None:
+    page = ui.open("/assets/staging/claims?view=partitions")
+    expect(page.get_by_text(f"Materialized ({DEMO_DAYS})")).to_be_visible()
+    expect(page.get_by_text("Failed (0)")).to_be_visible()
+    ui.shot("staging_claims_partitions")
+
+    latest = _asset(loaded, "staging/claims")["assetMaterializations"][0]
+    figures = {e["label"]: e.get("intValue") for e in latest["metadataEntries"]}
+    assert figures["rows_staged"] > 0, figures
+    page = ui.open("/assets/staging/claims")
+    expect(page.get_by_text("Latest materialization")).to_be_visible()
+    row = page.locator("tr", has=page.get_by_text("rows_staged", exact=True))
+    rows = figures["rows_staged"]
+    expect(row.locator("td").last).to_have_text(re.compile(rf"^\s*({rows}|{rows:,})\s*$"))
+    # the typed column list
+    expect(page.locator("tr", has=page.get_by_text("_source_line", exact=True)).first).to_contain_text(
+        "integer"
+    )
+    ui.shot("staging_claims_overview")
+
+
+def test_a_check_shows_its_result_and_description(ui: UI, loaded: DagsterDev) -> None:
+    checks = {
+        c["name"]: c["description"] for c in _asset(loaded, "staging/claims")["assetChecksOrError"]["checks"]
+    }
+    assert checks and all(checks.values()), checks
+    description = checks["defect_rate"]
+    page = ui.open("/assets/staging/claims?view=checks")
+    page.get_by_text("defect_rate", exact=True).first.click()
+    expect(page.get_by_text("Evaluation result")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^(Passed|Failed|Warning)$")).first).to_be_visible()
+    shown = re.sub(r"[`*]", "", description)[:50]  # the UI renders the description's Markdown
+    expect(page.get_by_text(shown, exact=False).first).to_be_visible()
+    ui.shot("staging_claims_check_defect_rate")
+
+
+def test_a_mart_shows_its_columns_with_types(ui: UI, loaded: DagsterDev) -> None:
+    page = ui.open("/assets/marts/plan_month")
+    columns = page.locator("tr", has=page.get_by_text("premium_earned", exact=True))
+    expect(columns.first).to_contain_text("decimal(18,2)")
+    expect(page.locator("tr", has=page.get_by_text("hios_plan_id", exact=True)).first).to_contain_text(
+        "varchar"
+    )
+    latest = _asset(loaded, "marts/plan_month")["assetMaterializations"][0]
+    row_count = {e["label"]: e.get("intValue") for e in latest["metadataEntries"]}.get("dagster/row_count")
+    if row_count is not None:  # shown as "Row count" in the asset's status when the model records it
+        expect(page.get_by_text(re.compile(r"row count", re.I)).first).to_be_visible()
+        expect(page.get_by_text(f"{row_count:,}").first).to_be_visible()
+    ui.shot("marts_plan_month")
+
+
+def test_the_sensor_shows_a_short_cursor_and_what_its_tick_saw(ui: UI) -> None:
+    page = ui.open(f"/locations/{LOCATION}/sensors/landing_files_sensor")
+    cursor = page.get_by_text(
+        re.compile(r"^\d+ files known, newest load date \d{4}-\d\d-\d\d, state [0-9a-f]+$")
+    )
+    expect(cursor.first).to_be_visible()
+    assert len(cursor.first.inner_text()) < 100
+    requested = page.locator("tr", has_text="1 run requested").first
+    expect(requested).to_be_visible()
+    ui.shot("sensor")
+    requested.get_by_text("View logs").click()
+    dialog = page.get_by_role("dialog")  # the tick's log names what it saw
+    last = (date.fromisoformat(DEMO_START) + timedelta(days=DEMO_DAYS - 1)).isoformat()
+    expect(dialog).to_contain_text(
+        re.compile(
+            rf"\d+ new or changed files for {DEMO_START}\.\.{last}: one range run requested \(catch-up\)"
+        )
+    )
+    ui.shot("sensor_tick_logs")
+    page.keyboard.press("Escape")
+
+
+def test_the_reports_asset_draws_its_charts_in_the_metadata(ui: UI) -> None:
+    page = ui.open("/assets/reports/charts")
+    row = page.locator("tr", has=page.get_by_text("chart_pmpm_by_metal_tier", exact=True)).first
+    row.get_by_text("[Show Markdown]").click()
+    image = page.get_by_role("dialog").locator("img[src^='data:image/png;base64,']").first
+    expect(image).to_be_visible()
+    wait_for(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the chart to decode"
+    )
+    ui.shot("reports_chart")
