@@ -200,6 +200,74 @@ def print_summary() -> None:
     print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
 
 
+def _open_read_only(settings):  # noqa: ANN001, ANN202 - a DB-API connection of the configured warehouse
+    """The configured warehouse opened read-only: DuckDB's read-only mode, a read-only PostgreSQL session."""
+    from aca_warehouse.resources.warehouse import duckdb_busy_error, is_duckdb_lock_error
+
+    if settings.warehouse == "duckdb":
+        import duckdb
+
+        path = settings.duckdb_path
+        if not path.exists():
+            raise AcaWarehouseError(
+                f"no DuckDB warehouse at {path}: `make run` builds it (or set ACA_DUCKDB_PATH)"
+            )
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if is_duckdb_lock_error(
+                exc
+            ):  # a run is writing: DuckDB then admits no reader from another process
+                raise duckdb_busy_error(path, exc) from None
+            raise AcaWarehouseError(f"cannot open {path}: {str(exc).splitlines()[0]}") from None
+    import psycopg
+
+    from aca_warehouse.resources.warehouse import WarehouseResource
+
+    try:
+        conn = psycopg.connect(settings.pg_dsn, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise WarehouseResource(kind="postgres", pg_dsn=settings.pg_dsn)._pg_unreachable(exc) from None
+    conn.read_only = True  # every statement runs in a READ ONLY transaction
+    return conn
+
+
+def run_sql(query: str, max_rows: int = 100) -> int:
+    """Print the result of one query on the configured warehouse (ACA_WAREHOUSE), opened read-only, as an
+    aligned text table of at most `max_rows` rows; how many rows there were. The CLI's `sql` command."""
+    settings = load_settings()
+    conn = _open_read_only(settings)
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(query)
+        except Exception as exc:  # the database's own message: a syntax error, an unknown table, a write
+            raise AcaWarehouseError(f"query failed: {redact(str(exc).strip().splitlines()[0])}") from None
+        if cursor.description is None:
+            print("(no result)")
+            return 0
+        header = [d[0] for d in cursor.description]
+        rows = [["NULL" if v is None else str(v) for v in row] for row in cursor.fetchmany(max_rows + 1)]
+    finally:
+        conn.close()
+    shown = rows[:max_rows]
+    widths = [max([len(h), *(len(r[i]) for r in shown)]) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in shown:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if len(rows) > max_rows:
+        print(f"(the first {max_rows} rows; --max-rows for more)")
+    else:
+        print(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return len(shown)
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    run_sql(args.query, args.max_rows)
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else None
     start = date.fromisoformat(args.start) if args.start else None
@@ -266,6 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="print row counts of the warehouse tables")
     summary.set_defaults(func=_cmd_summary)
+
+    sql = sub.add_parser(
+        "sql",
+        help="print a query's result from the warehouse (ACA_WAREHOUSE), opened read-only",
+        description="Run one SQL query on the configured warehouse, read-only (DuckDB's read-only mode, or "
+        "a read-only PostgreSQL transaction), and print the rows. With DuckDB, a run that is writing "
+        "holds the file: query between runs.",
+    )
+    sql.add_argument("query", help='e.g. "select * from marts.plan_month order by month desc limit 5"')
+    sql.add_argument("--max-rows", type=int, default=100, help="print at most this many rows (default 100)")
+    sql.set_defaults(func=_cmd_sql)
 
     roles = sub.add_parser(
         "pg-roles",
