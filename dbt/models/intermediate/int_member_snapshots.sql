@@ -36,6 +36,16 @@ deduplicated as (
     from keyed
 ),
 
+subscriber_keys as (
+    -- the member key each member number has in each snapshot, to resolve subscribers within a snapshot
+    select
+        member_id,
+        snapshot_date,
+        member_key as member_key_of_subscriber
+    from deduplicated
+    where occurrence = 1
+),
+
 final as (
     select
         d.member_key,
@@ -56,11 +66,7 @@ final as (
         d.tobacco_user,
         d.household_income_fpl_pct
     from deduplicated as d
-    left join (
-        select member_id, snapshot_date, member_key as member_key_of_subscriber
-        from deduplicated
-        where occurrence = 1
-    ) as same_snapshot
+    left join subscriber_keys as same_snapshot
         on same_snapshot.member_id = d.subscriber_id and same_snapshot.snapshot_date = d.snapshot_date
     left join identity as s on s.member_id = d.subscriber_id
     where d.occurrence = 1

@@ -14,7 +14,7 @@ with claim_months as (
     union
     select l.service_month
     from {{ ref('fct_claim_lines') }} as l
-    where l.claim_id in (select claim_id from {{ ref('int_claim_lines_touched') }})
+    where l.claim_id in (select t.claim_id from {{ ref('int_claim_lines_touched') }} as t)
 ),
 
 premium_months as (
@@ -26,7 +26,7 @@ member_months as (
     union
     select m.month
     from {{ ref('fct_member_months') }} as m
-    where m.exchange_member_key in (select exchange_member_key from {{ ref('int_events_touched') }})
+    where m.exchange_member_key in (select e.exchange_member_key from {{ ref('int_events_touched') }} as e)
 ),
 
 final as (

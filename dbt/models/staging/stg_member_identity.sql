@@ -31,7 +31,7 @@ candidates as (
 listings as (
     select
         *,
-        row_number() over (partition by member_id order by snapshot_date desc, _source_line) as recency
+        row_number() over (partition by member_id order by snapshot_date desc, _source_line asc) as recency
     from candidates
 ),
 
