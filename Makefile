@@ -51,7 +51,7 @@ test-fast: venv  ## unit tests only
 
 ui: dbt-manifest  ## the Dagster UI on http://127.0.0.1:3000 (UI_PORT=...); Ctrl-C or SIGTERM stops it
 	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp deploy/dagster.dev.yaml $(DAGSTER_HOME)/dagster.yaml
-	exec env $(DEMO_SECRET) $(RUN) dagster dev -h 127.0.0.1 -p $(UI_PORT) -w workspace.yaml
+	exec env $(DEMO_SECRET) $(RUN) aca-warehouse ui --port $(UI_PORT)  # see `ui` in aca_warehouse/cli.py
 
 lint: venv  ## ruff on Python, sqlfluff on the dbt SQL
 	$(RUN) ruff check .

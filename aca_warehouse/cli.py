@@ -268,6 +268,35 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ui(args: argparse.Namespace) -> int:
+    """Become `dagster dev` (webserver, daemon, code server) with Ctrl-C and SIGTERM stopping it.
+
+    `uv run` starts its command with SIGINT ignored, and `dagster dev` handles SIGTERM as it handles
+    SIGINT: started through `uv run` (as `make ui` does) it ignored both and never stopped. Both go
+    back to their defaults before the exec, so `dagster dev` installs its own shutdown handling.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    workspace = PROJECT_ROOT / "workspace.yaml"
+    argv = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+        "-w",
+        str(workspace),
+    ]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover - execv does not return
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else None
     start = date.fromisoformat(args.start) if args.start else None
@@ -334,6 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="print row counts of the warehouse tables")
     summary.set_defaults(func=_cmd_summary)
+
+    ui = sub.add_parser(
+        "ui", help="serve the Dagster UI (dagster dev: webserver, daemon); Ctrl-C or SIGTERM stops it"
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    ui.set_defaults(func=_cmd_ui)
 
     sql = sub.add_parser(
         "sql",

@@ -86,10 +86,31 @@ RUNS = """
 { runsOrError(limit: 100) { ... on Runs { results { runId status tags { key value } } } } }"""
 
 
+STOP_SECONDS = 30
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies aside: this machine's PID 1 may not reap them)."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
 @contextmanager
 def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
-    """`dagster dev` on 127.0.0.1 in its own process group, against a DuckDB file and a DAGSTER_HOME
-    under `workdir` and the landing files in `landing`; stopped (the whole group) on exit."""
+    """`dagster dev` on 127.0.0.1, started as `make ui` starts it (`aca-warehouse ui`, under a parent
+    that ignores SIGINT as `uv run` does), in its own process group, against a DuckDB file and a
+    DAGSTER_HOME under `workdir` and the landing files in `landing`.
+
+    On exit it gets SIGTERM, as `kill` of `make ui` gives it, and the whole group (webserver, daemon,
+    code server, runs) must be gone within STOP_SECONDS, else the group is killed and it is an error.
+    """
     port = free_port()
     home = workdir / "dagster_home"
     home.mkdir()
@@ -107,24 +128,15 @@ def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
     log_path = workdir / "dagster_dev.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "dev",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                "workspace.yaml",
-            ],
+            [sys.executable, "-m", "aca_warehouse.cli", "ui", "--host", "127.0.0.1", "--port", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `uv run` starts it
         )
+        stopped_in: float | None = None
         try:
             wait_for(
                 lambda: requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok,
@@ -133,9 +145,16 @@ def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
             )
             yield DagsterDev(port, log_path)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)  # the process only, as make passes it on: not the group
+            start = time.monotonic()
+            while time.monotonic() - start < STOP_SECONDS:
+                if process.poll() is not None and not _group_alive(process.pid):
+                    stopped_in = time.monotonic() - start
+                    break
+                time.sleep(0.2)
+            else:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
+    if stopped_in is None:
+        raise AssertionError(f"dagster dev did not stop within {STOP_SECONDS}s of SIGTERM (killed)")
+    print(f"dagster dev stopped {stopped_in:.1f}s after SIGTERM")

@@ -101,6 +101,20 @@ def ui(loaded: DagsterDev, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             browser.close()
 
 
+def test_every_partitioned_asset_backfills_as_one_run(loaded: DagsterDev) -> None:
+    """Dagster's dialog for several assets says "using varying backfill policies" whatever they are (it
+    compares each asset's policy object, not its value; dagster-webserver 1.13.27). The policies are
+    one: every partitioned asset runs a range in a single run (docs/operations.md, backfills)."""
+    nodes = loaded.graphql(
+        "{ assetNodes { assetKey { path } isExecutable partitionDefinition { name }"
+        " backfillPolicy { policyType maxPartitionsPerRun } } }"
+    )["assetNodes"]
+    partitioned = [n for n in nodes if n["isExecutable"] and n["partitionDefinition"]]
+    assert len(partitioned) == len([n for n in nodes if n["isExecutable"]]) > 50
+    policies = {(n["backfillPolicy"] or {}).get("policyType") for n in partitioned}
+    assert policies == {"SINGLE_RUN"}, [n["assetKey"] for n in partitioned if not n["backfillPolicy"]]
+
+
 def _asset(dev: DagsterDev, key: str) -> dict:
     return dev.graphql(ASSET_CHECKS, {"key": {"path": key.split("/")}})["assetNodeOrError"]
 
@@ -119,6 +133,12 @@ def test_staging_asset_shows_its_partitions_and_load_figures(ui: UI, loaded: Dag
     expect(page.get_by_text(f"Materialized ({DEMO_DAYS})")).to_be_visible()
     expect(page.get_by_text("Failed (0)")).to_be_visible()
     ui.shot("staging_claims_partitions")
+    # The backfill dialog of one asset states its policy: a range is one run.
+    page.get_by_role("button", name="Materialize…").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Backfills all partitions in a single run.")
+    ui.shot("staging_claims_backfill_dialog")
+    dialog.get_by_role("button", name="Cancel").click()
 
     latest = _asset(loaded, "staging/claims")["assetMaterializations"][0]
     figures = {e["label"]: e.get("intValue") for e in latest["metadataEntries"]}
