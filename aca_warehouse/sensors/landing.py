@@ -83,8 +83,10 @@ def load_sensor_state(instance: DagsterInstance, cursor: str | None) -> dict[str
         return {}
     entry = json.loads(stored)
     parent = entry.get("parent")
-    if parent and parent != match.group(1):
-        instance.run_storage.set_cursor_values({STATE_KEY_PREFIX + parent: ""})
+    if parent and parent != match.group(1):  # the cursor moved on from it: a read per tick, one write
+        parent_key = STATE_KEY_PREFIX + parent
+        if instance.run_storage.get_cursor_values({parent_key}).get(parent_key):
+            instance.run_storage.set_cursor_values({parent_key: ""})
     return _decode_state(entry["files"])
 
 
@@ -114,8 +116,8 @@ def plan_landing_runs(
     now: float | None = None,
     already_loaded: Mapping[str, str] | None = None,
 ) -> tuple[list[RunRequest], dict[str, FileState], list[str]]:
-    """Compare the landing directory with the files the sensor knows (`known`, path -> state); a RunRequest per load date that changed (or one
-    range run for a catch-up, see `_run_requests`).
+    """Compare the landing directory with the files the sensor knows (`known`, path -> state); a
+    RunRequest per load date that changed (or one range run for a catch-up, see `_run_requests`).
 
     An identical re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
     (path -> sha256 from the warehouse's load audit) covers files the cursor does not know yet:
@@ -212,7 +214,7 @@ def _run_requests(
 
 
 def skip_message(files: Mapping[str, FileState], notes: Sequence[str]) -> str:
-    """What a tick without runs saw, e.g. "no new or changed files (270 known); 1 still settling"."""
+    """What a tick without runs saw, e.g. "no new or changed files (270 known); 1 still being written, ..."."""
     message = f"no new or changed files ({len(files)} known)"
     settling = sum(1 for n in notes if n.startswith("waiting for "))
     ignored = sum(1 for n in notes if n.startswith("ignored "))
