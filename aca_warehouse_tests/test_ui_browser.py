@@ -14,6 +14,7 @@ to the test's temp folder (its path is printed), or to ACA_UI_SCREENSHOTS when s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -44,6 +45,7 @@ if CHROMIUM is None:
     )
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 ASSET_CHECKS = """
 query($key: AssetKeyInput!) {
@@ -64,13 +66,16 @@ class UI:
         self.page = page
         self.base_url = base_url
         self.shots = shots
+        self.first_visit = True
 
     def open(self, path: str) -> Page:
         self.page.goto(self.base_url + path)
-        self.page.wait_for_load_state("networkidle")
+        with contextlib.suppress(PlaywrightTimeoutError):  # the UI polls live data; assertions wait anyway
+            self.page.wait_for_load_state("networkidle", timeout=10_000)
         skip = self.page.get_by_role("button", name="Skip")  # the community modal of a first visit
-        if skip.count():
-            skip.first.click()
+        with contextlib.suppress(PlaywrightTimeoutError):
+            skip.first.click(timeout=10_000 if self.first_visit else 500)
+        self.first_visit = False
         return self.page
 
     def shot(self, name: str) -> None:
