@@ -55,7 +55,15 @@ def test_definitions_load() -> None:
     graph = definitions.defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"landing", "staging", "intermediate", "core", "marts", "quality", "reports"}, key
+        assert node.group_name in {
+            "landing",
+            "staging",
+            "intermediate",
+            "core",
+            "marts",
+            "quality",
+            "reports",
+        }, key
         assert node.description, f"{key.to_user_string()} has no description"
 
 
@@ -72,7 +80,8 @@ def test_asset_graph_snapshot() -> None:
 
 @pytest.mark.unit
 def test_settings_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ACA_DUCKDB_PATH", raising=False)
+    for name in ("ACA_DUCKDB_PATH", "ACA_WAREHOUSE"):  # other tests' runs may have set them
+        monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.warehouse == "duckdb"
     assert settings.duckdb_path.is_absolute() and settings.duckdb_path.name == "warehouse.duckdb"
