@@ -219,8 +219,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_pg_roles(args: argparse.Namespace) -> int:
-    from aca_warehouse.resources import WarehouseResource
     from aca_warehouse.postgres_roles import setup_roles
+    from aca_warehouse.resources import WarehouseResource
 
     settings = load_settings()
     warehouse = WarehouseResource(kind="postgres", pg_dsn=settings.pg_dsn)
