@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,8 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / "deploy" / "dagster.dev.yaml").read_text())
     env = {
-        **os.environ,
+        # no ACA_PARTITION_START: the partitions start where the demo landing files start
+        **{k: v for k, v in os.environ.items() if k != "ACA_PARTITION_START"},
         "DAGSTER_HOME": str(home),
         "ACA_WAREHOUSE": "duckdb",
         "ACA_DUCKDB_PATH": str(tmp_path / "smoke.duckdb"),
@@ -117,6 +118,19 @@ def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
         last.isoformat(),
     )
     dagster_dev.wait_for_run(runs[0]["runId"], 420)
+
+
+def test_partitions_start_where_the_landing_data_starts(
+    dagster_dev: DagsterDev, demo_landing_first_date: str
+) -> None:
+    """With ACA_PARTITION_START unset, the first partition is the earliest landing file's load date, so
+    the UI's partition bar and "missing" counts describe the data (not years of empty dates)."""
+    node = dagster_dev.graphql(
+        '{ assetNodeOrError(assetKey: {path: ["staging", "claims"]}) { ... on AssetNode { partitionKeys } } }'
+    )["assetNodeOrError"]
+    keys = node["partitionKeys"]
+    assert keys[0] == demo_landing_first_date, keys[:3]
+    assert keys[-1] == datetime.now(UTC).date().isoformat()
 
 
 def test_webserver_lists_assets_and_runs_a_partition(
