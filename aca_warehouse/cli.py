@@ -103,9 +103,12 @@ def run_pipeline(
     first, last, n_files = _landing_range(settings.landing_dir)
     start = start or first
     end = end or last
-    if start < settings.partition_start:
+    from aca_warehouse.partitions import daily_partitions
+
+    first_partition = daily_partitions.start.date()
+    if start < first_partition:
         raise AcaWarehouseError(
-            f"landing files start on {start}, before the first partition {settings.partition_start}; "
+            f"--from {start} is before the first partition {first_partition}; "
             "set ACA_PARTITION_START to an earlier date"
         )
     if start > end:
@@ -313,8 +316,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_pg_roles(args: argparse.Namespace) -> int:
+    from aca_warehouse.postgres_roles import setup_roles
     from aca_warehouse.resources import WarehouseResource
-    from aca_warehouse.resources.postgres_roles import setup_roles
 
     settings = load_settings()
     warehouse = WarehouseResource(kind="postgres", pg_dsn=settings.pg_dsn)

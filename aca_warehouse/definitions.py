@@ -24,12 +24,13 @@ from aca_warehouse.assets.landing import landing_assets  # noqa: E402
 from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import load_audit_spec, staging_assets  # noqa: E402
+from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
 from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
 from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
-from aca_warehouse.sensors.landing import build_landing_sensor  # noqa: E402
+from aca_warehouse.sensors.landing import build_landing_sensor, default_sensor_status  # noqa: E402
 from aca_warehouse.settings import load_settings, member_key_secret  # noqa: E402
 
 LOAD_EVERYTHING_JOB = "load_everything"
@@ -69,11 +70,16 @@ def build_definitions() -> Definitions:
         # DEBUG like Dagster's default console logger (the CLI passes ACA_LOG_LEVEL instead).
         config={"loggers": {"console": {"config": {"log_level": "DEBUG"}}}},
     )
+    # Freshness on data time (the newest load date loaded), re-evaluated by their own sensor.
+    freshness_checks = build_freshness_checks()
     return Definitions(
         assets=[*assets, load_audit_spec],
-        asset_checks=[*staging_checks],
+        asset_checks=[*staging_checks, *freshness_checks],
         jobs=[load_everything],
-        sensors=[build_landing_sensor(load_everything, feed_selection)],
+        sensors=[
+            build_landing_sensor(load_everything, feed_selection),
+            build_freshness_sensor(freshness_checks, default_sensor_status()),
+        ],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "landing": LandingDirResource(landing_dir=str(settings.landing_dir)),

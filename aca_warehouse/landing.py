@@ -174,3 +174,10 @@ def scan_landing(landing_root: Path, feeds: Iterable[str] | None = None) -> dict
 def files_in_window(files: Iterable[LandingFile], start: date, end: date) -> list[LandingFile]:
     """Files whose load date is in the half-open window [start, end)."""
     return [f for f in files if start <= f.load_date < end]
+
+
+def earliest_load_date(landing_root: Path) -> date | None:
+    """The earliest load date of any landing file (None: no landing files), from names only: cheap
+    enough for import time (the partitions' start, aca_warehouse/partitions.py)."""
+    dates = [files[0].load_date for files in scan_landing(landing_root).values() if files]
+    return min(dates, default=None)

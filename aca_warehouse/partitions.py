@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from dagster import DailyPartitionsDefinition
 
-from aca_warehouse.settings import load_settings
+from aca_warehouse.landing import earliest_load_date
+from aca_warehouse.settings import Settings, load_settings
 
 
-def load_date_partitions() -> DailyPartitionsDefinition:
+def first_partition_date(settings: Settings | None = None) -> date:
+    """Where the partitions start, so the UI's partition bar, backfill dialog and "missing" counts
+    describe real data:
+
+    1. `ACA_PARTITION_START` when set (production: set it to the first load date you will ever load);
+    2. otherwise the earliest load date among the landing files when the code location loads;
+    3. with no landing files yet, January 1 of last year (UTC).
+
+    A file dated before the start is not loadable until the code location reloads (the landing sensor
+    says so, naming the file): set ACA_PARTITION_START before backfilling older history."""
+    settings = settings or load_settings()
+    if settings.partition_start is not None:
+        return settings.partition_start
+    earliest = earliest_load_date(settings.landing_dir)
+    if earliest is not None:
+        return earliest
+    return date(datetime.now(UTC).year - 1, 1, 1)
+
+
+def load_date_partitions(settings: Settings | None = None) -> DailyPartitionsDefinition:
     """Daily partitions keyed by a landing file's load date; `end_offset=1` makes today exist."""
-    start = load_settings().partition_start
+    start = first_partition_date(settings)
     return DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, fmt="%Y-%m-%d")
 
 

@@ -75,7 +75,7 @@ class Settings:
     duckdb_path: Path
     pg_dsn: str
     landing_dir: Path
-    partition_start: date
+    partition_start: date | None  # None: derived from the landing files (aca_warehouse/partitions.py)
     duckdb_memory_limit: str = "2GB"
     staging_batch_mb: int = STAGING_BATCH_MB_DEFAULT
 
@@ -222,9 +222,9 @@ def load_settings() -> Settings:
     warehouse = env.get("ACA_WAREHOUSE", "duckdb").strip().lower() or "duckdb"
     if warehouse not in WAREHOUSE_KINDS:
         raise ConfigurationError(f"ACA_WAREHOUSE must be one of {WAREHOUSE_KINDS}, got {warehouse!r}")
-    start_text = env.get("ACA_PARTITION_START", "2020-01-01")
+    start_text = env.get("ACA_PARTITION_START", "").strip()
     try:
-        partition_start = date.fromisoformat(start_text)
+        partition_start = date.fromisoformat(start_text) if start_text else None
     except ValueError as exc:
         raise ConfigurationError(f"ACA_PARTITION_START must be YYYY-MM-DD, got {start_text!r}") from exc
     settings = Settings(

@@ -12,6 +12,9 @@ import pytest
 
 from aca_warehouse.resources.warehouse import WarehouseResource
 
+# Test data spans several years: a fixed first partition, set before any test module imports the
+# partitions (the start derived from landing files has its own tests).
+os.environ.setdefault("ACA_PARTITION_START", "2020-01-01")
 PG_ADMIN_DSN = os.environ.get("ACA_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 WAREHOUSE_KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 # A fresh member-key secret per test session: nothing shipped, and the leak scans can look for it.

@@ -116,7 +116,8 @@ def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / "deploy" / "dagster.dev.yaml").read_text())
     env = {
-        **os.environ,
+        # no ACA_PARTITION_START: the partitions start where the demo landing files start
+        **{k: v for k, v in os.environ.items() if k != "ACA_PARTITION_START"},
         "DAGSTER_HOME": str(home),
         "ACA_WAREHOUSE": "duckdb",
         "ACA_DUCKDB_PATH": str(workdir / "smoke.duckdb"),

@@ -30,6 +30,11 @@ def definitions_for(warehouse: WarehouseResource, landing: Path) -> Definitions:
     os.environ["ACA_DUCKDB_PATH"] = warehouse.duckdb_path
     os.environ["ACA_PG_DSN"] = warehouse.pg_dsn
     os.environ["ACA_LANDING_DIR"] = str(landing)
+    # Charts of this warehouse in a folder of their own: tests sharing a worker must not overwrite them.
+    name = (
+        Path(warehouse.duckdb_path).stem if warehouse.kind == "duckdb" else warehouse.pg_dsn.rsplit("/", 1)[1]
+    )
+    os.environ["ACA_REPORTS_DIR"] = str(landing.parent / f"reports-{warehouse.kind}-{name}")
     from aca_warehouse.definitions import build_definitions
 
     return build_definitions()

@@ -250,7 +250,7 @@ def test_postgres_readme_path_with_killed_loads_as_the_loader_recovers(
 ) -> None:
     """README: `make run` as postgres, `aca-warehouse pg-roles`, then every run as aca_loader; here those
     runs are killed while staging and while dbt builds, and the last one must equal the first."""
-    from aca_warehouse.resources.postgres_roles import ANALYST_ROLE, LOADER_ROLE
+    from aca_warehouse.postgres_roles import ANALYST_ROLE, LOADER_ROLE
 
     admin = make_warehouse("postgres")
     params = parse_pg_dsn(admin.pg_dsn)

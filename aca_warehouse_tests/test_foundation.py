@@ -80,7 +80,8 @@ def test_asset_graph_snapshot() -> None:
 
 @pytest.mark.unit
 def test_settings_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ACA_DUCKDB_PATH", raising=False)
+    for name in ("ACA_DUCKDB_PATH", "ACA_WAREHOUSE"):  # other tests' runs may have set them
+        monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.warehouse == "duckdb"
     assert settings.duckdb_path.is_absolute() and settings.duckdb_path.name == "warehouse.duckdb"

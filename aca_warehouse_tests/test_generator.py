@@ -23,7 +23,7 @@ DAYS = 45
 MEMBERS = 300
 DEFECT_RATE = 0.08
 
-# reason codes of docs/ARCHITECTURE.md that apply to each feed
+# reason codes of the dictionary (docs/DATA_DICTIONARY.md) that apply to each feed
 EXPECTED_CLASSES = {
     "claims": {
         "wrong_field_count",

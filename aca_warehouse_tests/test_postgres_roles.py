@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from aca_warehouse.resources.postgres_roles import ANALYST_ROLE, setup_roles
+from aca_warehouse.postgres_roles import ANALYST_ROLE, setup_roles
 from aca_warehouse.settings import parse_pg_dsn
 
 pytestmark = pytest.mark.postgres
@@ -46,8 +46,8 @@ def test_pipeline_runs_as_the_loader_and_the_analyst_reads_only_its_marts(
 
     from dagster import DagsterInstance
 
+    from aca_warehouse.postgres_roles import LOADER_ROLE
     from aca_warehouse.resources import WarehouseResource
-    from aca_warehouse.resources.postgres_roles import LOADER_ROLE
 
     from .conftest import DEMO_START
     from .pipeline import copy_landing, definitions_for, run_range

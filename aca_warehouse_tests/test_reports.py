@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import os
 import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -67,8 +66,15 @@ def test_demo_run_attaches_every_chart_to_the_last_partition_only(loaded_duckdb_
             assert not [key for key in metadata if key.startswith("chart_")], partition
 
 
+def reports_dir_of(loaded_demo) -> Path:  # noqa: ANN001
+    """Where the fixture's run wrote its charts (the reports asset records its index)."""
+    _, result = loaded_demo
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "reports"][-1:]
+    return Path(event.materialization.metadata["reports_index"].value).parent
+
+
 def test_reports_folder_has_each_chart_its_data_and_an_index(loaded_duckdb_demo) -> None:  # noqa: ANN001
-    out = Path(os.environ["ACA_REPORTS_DIR"])  # where the fixture's run wrote them
+    out = reports_dir_of(loaded_duckdb_demo)
     index = (out / "index.html").read_text()
     manifest = json.loads((out / "charts.json").read_text())
     assert manifest["as_of_date"] == LAST_DAY
@@ -85,7 +91,7 @@ def test_reports_folder_has_each_chart_its_data_and_an_index(loaded_duckdb_demo)
 
 def test_chart_data_matches_the_marts(loaded_duckdb_demo) -> None:  # noqa: ANN001
     warehouse, _ = loaded_duckdb_demo
-    out = Path(os.environ["ACA_REPORTS_DIR"])
+    out = reports_dir_of(loaded_duckdb_demo)
     with warehouse.connect() as conn:
         plan_months = conn.fetchall(
             "select month, metal_tier, member_months, claims_paid, premium_earned from marts.plan_month "

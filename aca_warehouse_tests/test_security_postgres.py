@@ -26,7 +26,7 @@ def test_pg_roles_hands_over_tables_partitions_views_and_sequences_already_there
     make_warehouse: Callable[[str], WarehouseResource],
 ) -> None:
     """What a first `make run` as postgres left behind changes owner, so the loader can rebuild it."""
-    from aca_warehouse.resources.postgres_roles import ANALYST_ROLE, LOADER_ROLE, setup_roles
+    from aca_warehouse.postgres_roles import ANALYST_ROLE, LOADER_ROLE, setup_roles
 
     warehouse = make_warehouse("postgres")
     with warehouse.connect() as conn:

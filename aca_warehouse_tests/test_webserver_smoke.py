@@ -8,7 +8,7 @@ UI-style backfill of a range of days becomes one run through every layer.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -62,6 +62,19 @@ def test_sensor_catches_up_on_a_full_landing_directory_with_one_run(
         last.isoformat(),
     )
     dagster_dev.wait_for_run(runs[0]["runId"], 420)
+
+
+def test_partitions_start_where_the_landing_data_starts(
+    dagster_dev: DagsterDev, demo_landing_first_date: str
+) -> None:
+    """With ACA_PARTITION_START unset, the first partition is the earliest landing file's load date, so
+    the UI's partition bar and "missing" counts describe the data (not years of empty dates)."""
+    node = dagster_dev.graphql(
+        '{ assetNodeOrError(assetKey: {path: ["staging", "claims"]}) { ... on AssetNode { partitionKeys } } }'
+    )["assetNodeOrError"]
+    keys = node["partitionKeys"]
+    assert keys[0] == demo_landing_first_date, keys[:3]
+    assert keys[-1] == datetime.now(UTC).date().isoformat()
 
 
 def test_webserver_lists_assets_and_runs_a_partition(

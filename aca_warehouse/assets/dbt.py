@@ -23,11 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy, Config
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.errors import DbtBuildError
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
@@ -63,13 +62,6 @@ class AcaDbtTranslator(DagsterDbtTranslator):
 
             parts.append(f"[dbt docs]({dbt_docs_url(dbt_resource_props['unique_id'])})")
         return "\n\n".join(parts)
-
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
-        """Models carry the daily freshness policy: every run refreshes them."""
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        if unique_id.startswith("model."):
-            return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
-        return spec
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:

@@ -9,7 +9,6 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
-    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -48,20 +47,6 @@ def inspect_landing_file(landing_file: LandingFile) -> ArrivedFile:
     return ArrivedFile(landing_file.relative_path, landing_file.load_date, size, digest.hexdigest(), lines)
 
 
-# Loaded every day: warn after a missed day (26 h), fail after two (48 h). Visible in the UI.
-DAILY_FRESHNESS = FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=48), warn_window=timedelta(hours=26)
-)
-MONTHLY_FRESHNESS = FreshnessPolicy.time_window(
-    fail_window=timedelta(days=40), warn_window=timedelta(days=33)
-)
-
-
-def freshness_policy_for(feed: Feed) -> FreshnessPolicy:
-    """Daily feeds should land (and be staged) every day; snapshots about monthly."""
-    return MONTHLY_FRESHNESS if feed.is_snapshot else DAILY_FRESHNESS
-
-
 def build_landing_asset(feed: Feed) -> AssetsDefinition:
     """The landing asset of one feed: partitioned by load date, records the arrived files."""
 
@@ -77,7 +62,6 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             "come from the source systems (or `aca-warehouse generate` in the demo) and are never modified."
         ),
         kinds={"file"},
-        freshness_policy=freshness_policy_for(feed),
     )
     def _landing_asset(context: AssetExecutionContext, landing: LandingDirResource) -> MaterializeResult:
         window = context.partition_time_window

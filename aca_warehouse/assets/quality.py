@@ -17,7 +17,6 @@ from dagster import (
     asset,
 )
 
-from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
@@ -210,7 +209,6 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_BUILD_POOL,
-        freshness_policy=DAILY_FRESHNESS,
         description=(
             f"History of every asset-check result (asset, check, partition window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "

@@ -21,7 +21,6 @@ from dagster import (
     asset,
 )
 
-from aca_warehouse.assets.landing import DAILY_FRESHNESS
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.reports import ChartFile, default_reports_dir, render_reports
 from aca_warehouse.reports.charts import CHARTS
@@ -61,7 +60,6 @@ def build_reports_asset(available: Iterable[AssetKey]) -> AssetsDefinition:
         deps=deps,
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
-        freshness_policy=DAILY_FRESHNESS,
         kinds={"python", "matplotlib"},
         description=(
             "Charts of the marts and of data quality, redrawn after every load: "

@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from aca_warehouse.assets.landing import freshness_policy_for
+from aca_warehouse.checks.freshness import data_time_metadata
 from aca_warehouse.checks.staging import evaluate_staging_checks, staging_asset_key, staging_check_specs
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
@@ -138,7 +138,6 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
         description=staging_asset_description(feed, dictionary),
         check_specs=staging_check_specs(feed.name, dictionary),
         kinds={"python", "sql"},
-        freshness_policy=freshness_policy_for(feed),
         metadata={"dagster/column_schema": staging_column_schema(feed), "table": f"staging.{feed.name}"},
     )
     def _staging_asset(
@@ -164,9 +163,11 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
             if report.errors:
                 raise rejection_error(report)
             check_results = evaluate_staging_checks(conn, feed.name, start, end, dictionary=dictionary)
+            data_time = data_time_metadata(conn, feed.name)  # for the freshness checks (data time)
         one_day = end - start <= timedelta(days=1)
         metadata = load_report_metadata(report, per_file=one_day)
         metadata["load_dates"] = f"[{start}, {end})"
+        metadata.update(data_time)
         if not one_day:
             metadata["per_file"] = MetadataValue.md(
                 f"Per-file results of this range: `select * from staging.load_audit where feed = "

@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from aca_warehouse.checks.freshness import DAILY_LAG_DAYS, SNAPSHOT_LAG_DAYS
 from aca_warehouse.contract import load_dictionary
 
 if TYPE_CHECKING:  # matplotlib is imported lazily, when charts are drawn
@@ -24,8 +25,8 @@ Row = dict[str, Any]
 
 # The ACA's medical-loss-ratio floor for the individual and small-group markets (45 CFR 158.210).
 MLR_STANDARD = 0.80
-# The freshness policies of the landing and staging assets (aca_warehouse/assets/landing.py), in days.
-FRESHNESS_FAIL_DAYS = {"daily": 2, "snapshot": 40}
+# The freshness checks' limits on data time (aca_warehouse/checks/freshness.py), in days.
+FRESHNESS_FAIL_DAYS = {"daily": DAILY_LAG_DAYS, "snapshot": SNAPSHOT_LAG_DAYS}
 
 METAL_TIER_COLOURS = {
     "Catastrophic": "#6b3e75",
@@ -392,7 +393,7 @@ def draw_freshness(fig: Figure, rows: list[Row], context: ChartContext) -> None:
         footnote(
             ax,
             f"as of {context.as_of_date.isoformat()}; limits: daily feeds {FRESHNESS_FAIL_DAYS['daily']} d, "
-            f"snapshots {FRESHNESS_FAIL_DAYS['snapshot']} d (the assets' freshness policies)",
+            f"snapshots {FRESHNESS_FAIL_DAYS['snapshot']} d (the staging assets' freshness checks)",
         )
 
 

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from dagster import (
 from aca_warehouse.contract import load_dictionary
 from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
 from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
+from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging.loader import loaded_files
@@ -115,14 +117,16 @@ def plan_landing_runs(
     settle_seconds: float = SETTLE_SECONDS_DEFAULT,
     now: float | None = None,
     already_loaded: Mapping[str, str] | None = None,
+    first_partition: date | None = None,
 ) -> tuple[list[RunRequest], dict[str, FileState], list[str]]:
     """Compare the landing directory with the files the sensor knows (`known`, path -> state); a
     RunRequest per load date that changed (or one range run for a catch-up, see `_run_requests`).
 
     An identical re-delivery requests nothing and a corrected file requests a new run. `already_loaded`
     (path -> sha256 from the warehouse's load audit) covers files the cursor does not know yet:
-    those loaded with the same bytes need no run. Returns the requests, the updated file states and
-    notes for the tick's log.
+    those loaded with the same bytes need no run. A file dated before `first_partition` has no
+    partition to load into: it is reported (and stays out of the state, so a reload picks it up).
+    Returns the requests, the updated file states and notes for the tick's log.
     """
     already_loaded = already_loaded or {}
     now = time.time() if now is None else now
@@ -136,6 +140,13 @@ def plan_landing_runs(
             if not problem.is_hidden:
                 notes.append(f"ignored {problem}")
         for landing_file in files:
+            if first_partition is not None and landing_file.load_date < first_partition:
+                notes.append(
+                    f"ignored {landing_file.relative_path}: load date {landing_file.load_date} is before the "
+                    f"first partition {first_partition}; set ACA_PARTITION_START to {landing_file.load_date} "
+                    "or earlier and reload the code location"
+                )
+                continue
             if not _is_settled(landing_file, settle_seconds, now):
                 notes.append(f"waiting for {landing_file.relative_path} to settle")
                 continue
@@ -295,7 +306,12 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
             except WarehouseUnreachableError as exc:
                 return SensorResult(skip_reason=SkipReason(f"waiting for the warehouse's load audit: {exc}"))
         requests, files, notes = plan_landing_runs(
-            landing, known, feed_selection, settle, already_loaded=already_loaded
+            landing,
+            known,
+            feed_selection,
+            settle,
+            already_loaded=already_loaded,
+            first_partition=daily_partitions.start.date(),
         )
         for note in notes[:20]:
             (context.log.warning if note.startswith("ignored ") else context.log.info)(note)

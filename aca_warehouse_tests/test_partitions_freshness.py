@@ -1,0 +1,121 @@
+"""Where the partitions start (the landing data, not years of empty dates) and freshness on data time."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, DagsterInstance, materialize
+
+from aca_warehouse.checks.freshness import DAILY_LAG_DAYS, build_freshness_checks, data_time
+from aca_warehouse.partitions import first_partition_date
+from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.sensors.landing import plan_landing_runs
+from aca_warehouse.settings import load_settings
+from aca_warehouse.staging import LandingDirResource
+from aca_warehouse_tests.test_staging_assets import HANDMADE, staging_asset, write_clean_claims
+
+DAILY_FEEDS = ["claims", "premiums", "enrollment_events"]
+
+
+def _touch(root: Path, relative: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x\n")
+
+
+@pytest.mark.unit
+def test_partitions_start_at_the_setting_else_the_earliest_landing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("ACA_LANDING_DIR", str(landing))
+    monkeypatch.setenv("ACA_PARTITION_START", "")
+    # no landing files: January 1 of last year
+    assert first_partition_date(load_settings()) == date(datetime.now(UTC).year - 1, 1, 1)
+    # the earliest load date of any feed (names only; a misnamed or future file does not count)
+    _touch(landing, "claims_system/claims/claims_2025-03-04.csv")
+    _touch(landing, "exchange/enrollment_events/events_2025-02-27.jsonl")
+    _touch(landing, "claims_system/claims/claims_2019-13-01.csv")
+    _touch(landing, "claims_system/claims/notes_2018-01-01.csv")
+    _touch(landing, f"claims_system/claims/claims_{date.today() + timedelta(days=400)}.csv")
+    assert first_partition_date(load_settings()) == date(2025, 2, 27)
+    # the setting wins
+    monkeypatch.setenv("ACA_PARTITION_START", "2024-06-01")
+    assert first_partition_date(load_settings()) == date(2024, 6, 1)
+
+
+@pytest.mark.unit
+def test_the_sensor_names_a_file_dated_before_the_first_partition(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(HANDMADE, landing)  # snapshots dated 2025-03-01, daily feeds 2025-03-03
+    selection = {
+        feed: [AssetKey(["staging", feed])]
+        for feed in [*DAILY_FEEDS, "members", "plans", "products", "providers"]
+    }
+    requests, cursor, notes = plan_landing_runs(
+        LandingDirResource(landing_dir=str(landing)),
+        None,
+        selection,
+        settle_seconds=0,
+        first_partition=date(2025, 3, 2),
+    )
+    early = "exchange/members/members_2025-03-01.csv"
+    assert any(
+        n.startswith(f"ignored {early}: load date 2025-03-01 is before the first partition 2025-03-02")
+        for n in notes
+    ), notes
+    assert early not in cursor  # seen again once the partitions reach back to it
+    assert [r.partition_key for r in requests] == ["2025-03-03"]
+    assert "members" not in requests[0].tags["aca/feeds"]
+
+
+def test_freshness_is_judged_on_the_newest_load_date_not_the_run_time(
+    tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource]
+) -> None:
+    """A run today of data from months ago is stale; loading today's file makes it fresh."""
+    warehouse = make_warehouse("duckdb")
+    landing = tmp_path / "landing"
+    shutil.copytree(HANDMADE, landing)
+    old_day = "2025-03-03"
+    resources = {"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(landing))}
+    instance = DagsterInstance.ephemeral()
+    assets = [staging_asset(feed) for feed in DAILY_FEEDS]
+    claims = AssetKey(["staging", "claims"])
+    checks = [c for c in build_freshness_checks() if any(k.asset_key == claims for k in c.check_keys)]
+    assert len(checks) == 1
+
+    def claims_freshness():
+        result = materialize(
+            [*assets, *checks],
+            selection=AssetSelection.checks(*checks),
+            instance=instance,
+            resources=resources,
+        )
+        (evaluation,) = [
+            e for e in result.get_asset_check_evaluations() if e.asset_key == AssetKey(["staging", "claims"])
+        ]
+        return evaluation
+
+    result = materialize(
+        [staging_asset("claims")], partition_key=old_day, instance=instance, resources=resources
+    )
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["data_as_of"].value == old_day
+    assert metadata["dagster/last_updated_timestamp"].value == data_time(date(2025, 3, 3)).timestamp()
+    stale = claims_freshness()
+    assert not stale.passed and stale.severity == AssetCheckSeverity.WARN
+    assert stale.metadata["dagster/last_updated_timestamp"].value == data_time(date(2025, 3, 3)).timestamp()
+
+    today = datetime.now(UTC).date()
+    write_clean_claims(landing, today, 3)
+    materialize(
+        [staging_asset("claims")], partition_key=today.isoformat(), instance=instance, resources=resources
+    )
+    fresh = claims_freshness()
+    assert fresh.passed, fresh.description
+    fresh_until = fresh.metadata["dagster/fresh_until_timestamp"].value
+    assert fresh_until == (data_time(today) + timedelta(days=DAILY_LAG_DAYS)).timestamp()
