@@ -4,7 +4,8 @@ The session's `dagster_dev` (conftest.py, shared with test_webserver_smoke.py) s
 set, which its running sensor loads with one catch-up run; the tests then read the pages a user opens
 after `make run` / `make ui`: the lineage with the layers, a staging asset with its partitions and load
 figures, a check that explains itself, a mart with its typed columns, the sensor with a one-line
-cursor and a tick that says what it saw, the charts drawn in the reports asset's metadata.
+cursor and a tick that says what it saw, the charts drawn in the reports asset's metadata; and a
+range backfill launched by clicking runs as one run and succeeds.
 
 The browser is the system's Chromium (`apt-get install chromium`; .ci/run installs it), launched
 through `executable_path`: never `playwright install`, which downloads a browser. Without Chromium
@@ -57,6 +58,11 @@ query($key: AssetKeyInput!) {
     }
   }
 }"""
+
+
+BACKFILLS = """
+{ partitionBackfillsOrError(limit: 20) { ... on PartitionBackfills { results {
+    id status runs(limit: 10) { runId status tags { key value } } } } } }"""
 
 
 class UI:
@@ -222,3 +228,49 @@ def test_the_reports_asset_draws_its_charts_in_the_metadata(ui: UI) -> None:
         lambda: image.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the chart to decode"
     )
     ui.shot("reports_chart")
+
+
+def test_a_range_backfill_launched_by_clicking_is_one_run(ui: UI, loaded: DagsterDev) -> None:
+    """ "Materialize all" on the lineage, three load dates typed as a range, "Launch backfill": the
+    daemon runs the range through every layer as ONE run (the single-run policy), which succeeds."""
+    first = date.fromisoformat(DEMO_START) + timedelta(days=4)
+    days = (first.isoformat(), (first + timedelta(days=2)).isoformat())
+
+    def backfills() -> list[dict]:
+        return loaded.graphql(BACKFILLS)["partitionBackfillsOrError"]["results"]
+
+    before = {b["id"] for b in backfills()}
+    page = ui.open("/asset-groups")
+    page.get_by_role("button", name="Materialize all").first.click()
+    dialog = page.get_by_role("dialog")
+    show_all = dialog.get_by_text("Show all partitions")  # the dialog opens on the last 90 days
+    with contextlib.suppress(PlaywrightTimeoutError):
+        show_all.click(timeout=5_000)
+    selection = dialog.get_by_placeholder(re.compile(r"^ex: "))
+    selection.fill(f"[{days[0]}...{days[1]}]")
+    selection.press("Enter")
+    expect(dialog.get_by_text("3 partitions")).to_be_visible()
+    ui.shot("backfill_dialog_range")
+    dialog.get_by_role("button", name="Launch backfill").click()
+    expect(dialog).to_be_hidden()
+
+    state: dict = {}
+
+    def backfill_done() -> bool:
+        new = [b for b in backfills() if b["id"] not in before]
+        if not new:
+            return False
+        state.update(new[0])
+        if state["status"] in ("FAILED", "CANCELED", "COMPLETED_FAILED"):
+            raise AssertionError(f"backfill {state}; log: {loaded.log_tail()}")
+        return state["status"] in ("COMPLETED", "COMPLETED_SUCCESS")
+
+    wait_for(backfill_done, 420, "the clicked backfill to complete")
+    runs = state["runs"]
+    assert len(runs) == 1, runs
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+    assert runs[0]["status"] == "SUCCESS"
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == days
+    page = ui.open(f"/runs/{runs[0]['runId']}")
+    expect(page.get_by_text("Success").first).to_be_visible()
+    ui.shot("backfill_run")
