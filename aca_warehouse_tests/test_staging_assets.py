@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from dagster import (
     AssetCheckKey,
+    AssetCheckSeverity,
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
@@ -59,13 +60,26 @@ def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def materialization_metadata(result: ExecuteInProcessResult, feed: str) -> dict[str, Any]:
-    """The run's metadata (a range run records one materialization per partition, all alike)."""
-    events = [
-        m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey(["staging", feed])
-    ]
-    assert events
-    return {k: v.value for k, v in events[0].materialization.metadata.items()}
+def partition_metadata(result: ExecuteInProcessResult, feed: str) -> dict[str, dict[str, Any]]:
+    """Partition key -> the metadata of that partition's materialization in the run."""
+    by_partition: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == AssetKey(["staging", feed]):
+            assert event.partition not in by_partition
+            by_partition[event.partition] = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert by_partition
+    return by_partition
+
+
+def evaluations_by_partition(result: ExecuteInProcessResult, feed: str) -> dict[tuple[str, str], Any]:
+    """(check name, partition key) -> its one evaluation in the run."""
+    found: dict[tuple[str, str], Any] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.asset_key == AssetKey(["staging", feed]):
+            key = (evaluation.check_name, evaluation.partition)
+            assert key not in found, f"two evaluations of {key}"
+            found[key] = evaluation
+    return found
 
 
 def failure_messages(result: ExecuteInProcessResult) -> list[str]:
@@ -81,17 +95,19 @@ def failure_messages(result: ExecuteInProcessResult) -> list[str]:
     return messages
 
 
-def write_clean_claims(root: Path, load_date: date, count: int) -> Path:
-    """A small clean claims file for one load date (every row PAID and consistent)."""
-    day = load_date.isoformat()
-    lines = [CLAIMS_HEADER]
-    for i in range(count):
-        lines.append(
-            f"CLM{load_date:%m%d}{i:04d},1,1,PROFESSIONAL,PAID,M{i:05d},PRD-10001,1234567893,,"
-            f"{load_date - timedelta(days=3)},{load_date - timedelta(days=2)},{load_date - timedelta(days=1)},{day},"
-            f"11,99213,,Z00.00,1,100.00,80.00,60.00,20.00,0.00,0.00,"
-        )
-    path = root / "claims_system" / "claims" / f"claims_{day}.csv"
+def clean_claim_line(load_date: date, i: int, member_no: str | None = None) -> str:
+    """One clean claim line (PAID and consistent) of a load date."""
+    return (
+        f"CLM{load_date:%m%d}{i:04d},1,1,PROFESSIONAL,PAID,{member_no or f'M{i:05d}'},PRD-10001,1234567893,,"
+        f"{load_date - timedelta(days=3)},{load_date - timedelta(days=2)},{load_date - timedelta(days=1)},"
+        f"{load_date},11,99213,,Z00.00,1,100.00,80.00,60.00,20.00,0.00,0.00,"
+    )
+
+
+def write_clean_claims(root: Path, load_date: date, count: int, extra_lines: tuple[str, ...] = ()) -> Path:
+    """A small clean claims file for one load date, plus `extra_lines` (e.g. defective rows) at its end."""
+    lines = [CLAIMS_HEADER, *(clean_claim_line(load_date, i) for i in range(count)), *extra_lines]
+    path = root / "claims_system" / "claims" / f"claims_{load_date.isoformat()}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -117,6 +133,11 @@ def test_one_staging_asset_per_feed_with_the_agreed_shape() -> None:
             "required_not_null",
             "accepted_values",
         }
+        assert [specs[name].description for name in CHECK_NAMES] and all(
+            spec.description for spec in specs.values()
+        )
+        assert "warn" in specs["defect_rate"].description.lower()
+        assert asset_def.metadata_by_key[asset_def.key]["dagster/table_name"] == f"staging.{feed}"
         description = asset_def.descriptions_by_key[asset_def.key]
         assert dictionary.feeds[feed].description in description and "staging.quarantine" in description
     assert staging_checks == []
@@ -144,20 +165,30 @@ def test_a_partition_run_loads_its_file_and_reports_the_checks(
         assert claims_checks[name].passed, name
         assert claims_checks[name].metadata["metric_value"].value == 0
     rate = claims_checks["defect_rate"]
-    assert not rate.passed  # 28 of 36 hand-made rows are defects
+    assert not rate.passed  # 28 of 36 hand-made rows are defects: a warning, the run succeeds
+    assert rate.severity == AssetCheckSeverity.WARN and not rate.blocking
     assert rate.metadata["threshold"].value == 0.05
     assert rate.metadata["metric_value"].value == pytest.approx(28 / 36, abs=1e-6)
+    assert rate.metadata["file"].value == "claims_system/claims/claims_2025-03-03.csv"
+    assert "claims_2025-03-03.csv" in rate.description and "28 of 36" in rate.description
     assert claims_checks["reconciliation"].metadata["rows_read"].value == 36
     assert checks["reconciliation"].passed
-    metadata = materialization_metadata(result, "claims")
+    [metadata] = partition_metadata(result, "claims").values()
     assert (
-        metadata["files_loaded"],
+        metadata["status"],
         metadata["rows_read"],
         metadata["rows_staged"],
         metadata["rows_quarantined"],
-    ) == (1, 36, 8, 28)
+        metadata["dagster/row_count"],
+    ) == ("loaded", 36, 8, 28, 8)
     assert metadata["reason_code_counts"]["duplicate_key"] == 2
-    assert metadata["loads"][0]["file"] == "claims_system/claims/claims_2025-03-03.csv"
+    assert metadata["file"] == "claims_system/claims/claims_2025-03-03.csv"
+    preview = metadata["quarantine_preview"].records
+    assert len(preview) == 20 and all(r.data["reason_codes"] for r in preview)
+    assert "limit" not in metadata["quarantined_rows_sql"] and "_load_id" in metadata["quarantined_rows_sql"]
+    with warehouse.connect() as conn:
+        sql = metadata["quarantined_rows_sql"].split("```sql\n")[1].split("\n```")[0]
+        assert len(conn.fetchall(sql)) == 28  # the SQL in the metadata lists every quarantined row
 
 
 @pytest.mark.duckdb
@@ -182,22 +213,37 @@ def test_a_range_run_loads_every_file_of_the_window_once(
     warehouse = make_warehouse(kind)
     result = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-05"))
     assert result.success
-    assert len(result.get_asset_check_evaluations()) == len(CHECK_NAMES)  # once for the whole range
-    assert all(e.passed for e in result.get_asset_check_evaluations())
-    partitions = {m.partition for m in result.get_asset_materialization_events()}
-    assert partitions == {f"2025-03-0{d}" for d in range(1, 6)}
-    metadata = materialization_metadata(result, "claims")
-    assert (metadata["files_loaded"], metadata["rows_staged"], metadata["files_unchanged"]) == (3, 18, 0)
+    keys = [f"2025-03-0{d}" for d in range(1, 6)]
+    evaluations = evaluations_by_partition(result, "claims")
+    assert set(evaluations) == {(name, key) for name in CHECK_NAMES for key in keys}  # one per partition
+    assert all(e.passed for e in evaluations.values())
+    assert evaluations[("reconciliation", "2025-03-03")].metadata["file"].value == "(no file)"
+    metadata = partition_metadata(result, "claims")
+    assert set(metadata) == set(keys)
+    assert {k: (m["status"], m["rows_staged"], m["dagster/row_count"]) for k, m in metadata.items()} == {
+        "2025-03-01": ("loaded", 5, 5),
+        "2025-03-02": ("loaded", 6, 6),
+        "2025-03-03": ("no file", 0, 0),
+        "2025-03-04": ("loaded", 7, 7),
+        "2025-03-05": ("no file", 0, 0),
+    }
+    assert all(m["load_dates"] == "[2025-03-01, 2025-03-06)" for m in metadata.values())
+    assert all(m["dagster/table_name"] == "staging.claims" for m in metadata.values())
     with warehouse.connect() as conn:
         by_date = dict(conn.fetchall("select _load_date, count(*) from staging.claims group by _load_date"))
     assert by_date == {days[0]: 5, days[1]: 6, days[2]: 7}
 
     again = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-05"))
     assert again.success
-    assert (
-        materialization_metadata(again, "claims")["files_loaded"],
-        materialization_metadata(again, "claims")["files_unchanged"],
-    ) == (0, 3)
+    rerun = partition_metadata(again, "claims")
+    assert {k: m["status"] for k, m in rerun.items()} == {
+        **{k: "unchanged" for k in ("2025-03-01", "2025-03-02", "2025-03-04")},
+        **{k: "no file" for k in ("2025-03-03", "2025-03-05")},
+    }
+    figures = ("file", "rows_read", "rows_staged", "rows_quarantined", "dagster/row_count", "load_id")
+    assert {k: [m.get(f) for f in figures] for k, m in rerun.items()} == {
+        k: [m.get(f) for f in figures] for k, m in metadata.items()
+    }  # an unchanged re-delivery keeps the figures of the load the partition holds
     with warehouse.connect() as conn:
         assert (
             dict(conn.fetchall("select _load_date, count(*) from staging.claims group by _load_date"))
