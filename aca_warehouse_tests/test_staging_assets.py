@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from dagster import (
 )
 
 from aca_warehouse.assets.staging import staging_assets
-from aca_warehouse.checks.staging import CHECK_NAMES, staging_checks
+from aca_warehouse.checks.staging import CHECK_NAMES, PHI_MASK, masked_raw_values, phi_names, staging_checks
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -298,3 +299,159 @@ def test_the_duckdb_file_is_released_when_the_asset_returns(
 def test_check_keys_are_declared_per_asset() -> None:
     claims = staging_asset("claims")
     assert AssetCheckKey(AssetKey(["staging", "claims"]), "reconciliation") in claims.check_keys
+
+
+# A member number (PHI in claims) carried only by the defective rows: no metadata may show it.
+PHI_MEMBER = "MZZPHI9731"
+RANGE_DAYS = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3), date(2025, 3, 4)]
+DEFECTIVE_DAY = date(2025, 3, 3)
+
+
+def defective_claim_lines(load_date: date) -> tuple[str, str]:
+    """Two rows the loader quarantines, both with the PHI member number: a claim_status outside its
+    list, and a row with one field too many (its raw values are a JSON array)."""
+    bogus_status = clean_claim_line(load_date, 900, PHI_MEMBER).replace(",PAID,", ",BOGUS,")
+    extra_field = clean_claim_line(load_date, 901, PHI_MEMBER) + ",surplus"
+    return bogus_status, extra_field
+
+
+def write_range_with_defects(root: Path) -> None:
+    """4 + i clean rows per day; the defective day also gets the two quarantined rows (lines 8, 9)."""
+    for i, day in enumerate(RANGE_DAYS):
+        write_clean_claims(root, day, 4 + i, defective_claim_lines(day) if day == DEFECTIVE_DAY else ())
+
+
+def all_metadata_text(result: ExecuteInProcessResult) -> str:
+    """Everything the run recorded as metadata or description of materializations and check results."""
+    parts = [repr(dict(m.materialization.metadata)) for m in result.get_asset_materialization_events()]
+    parts += [repr(dict(e.metadata)) + repr(e.description) for e in result.get_asset_check_evaluations()]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_range_run_reports_every_partition_on_its_own_and_the_defect_rate_warns(
+    kind: str,
+    make_warehouse: Callable[[str], WarehouseResource],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
+    root = tmp_path / "landing"
+    write_range_with_defects(root)
+    warehouse = make_warehouse(kind)
+    result = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-04"))
+    assert result.success  # 2 of 8 rows of 2025-03-03 quarantined (25% > 5%): a warning only
+
+    with warehouse.connect() as conn:
+        staged = dict(conn.fetchall("select _load_date, count(*) from staging.claims group by _load_date"))
+        quarantined = dict(
+            conn.fetchall(
+                "select _load_date, count(*) from staging.quarantine where feed = 'claims' group by _load_date"
+            )
+        )
+        raw = [r[0] for r in conn.fetchall("select raw_values from staging.quarantine where feed = 'claims'")]
+    assert quarantined == {DEFECTIVE_DAY: 2}
+    assert all(PHI_MEMBER in value for value in raw)  # the PHI value is there to leak
+
+    metadata = partition_metadata(result, "claims")
+    assert set(metadata) == {d.isoformat() for d in RANGE_DAYS}
+    for day in RANGE_DAYS:  # each partition its own figures, equal to the tables' counts
+        m = metadata[day.isoformat()]
+        assert m["file"] == f"claims_system/claims/claims_{day}.csv" and m["status"] == "loaded"
+        assert m["rows_staged"] == m["dagster/row_count"] == staged[day]
+        assert m["rows_quarantined"] == quarantined.get(day, 0)
+        assert m["rows_read"] == staged[day] + quarantined.get(day, 0)
+        assert m["reader"] in {"engine", "python"}
+    defective = metadata[DEFECTIVE_DAY.isoformat()]
+    assert (defective["rows_read"], defective["rows_staged"], defective["rows_quarantined"]) == (8, 6, 2)
+    assert sum(defective["reason_code_counts"].values()) >= 2
+    preview = [r.data for r in defective["quarantine_preview"].records]
+    assert [r["line"] for r in preview] == [8, 9]
+    assert "wrong_field_count" in preview[1]["reason_codes"] and preview[0]["reason_codes"]
+    assert preview[1]["raw_values"] == "***"  # a field array cannot be told apart by column: masked whole
+    assert (
+        '"member_no": "***"' in preview[0]["raw_values"]
+        and '"claim_status": "BOGUS"' in preview[0]["raw_values"]
+    )
+    assert "quarantine_preview" not in metadata["2025-03-01"]
+
+    evaluations = evaluations_by_partition(result, "claims")
+    assert set(evaluations) == {(name, d.isoformat()) for name in CHECK_NAMES for d in RANGE_DAYS}
+    failed = {key for key, e in evaluations.items() if not e.passed}
+    assert failed == {("defect_rate", DEFECTIVE_DAY.isoformat())}
+    warning = evaluations[("defect_rate", DEFECTIVE_DAY.isoformat())]
+    assert warning.severity == AssetCheckSeverity.WARN and not warning.blocking
+    assert warning.metadata["file"].value == f"claims_system/claims/claims_{DEFECTIVE_DAY}.csv"
+    assert warning.metadata["metric_value"].value == pytest.approx(0.25)
+    assert [r.data["_source_line"] for r in warning.metadata["sample"].value.records] == [8, 9]
+    assert "2 of 8 rows quarantined" in warning.description
+    for day in RANGE_DAYS:
+        assert (
+            evaluations[("reconciliation", day.isoformat())].metadata["rows_read"].value
+            == (metadata[day.isoformat()]["rows_read"])
+        )
+    assert PHI_MEMBER not in all_metadata_text(result)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failing_blocking_check_names_the_file_shows_rows_without_phi_and_fails_the_run(
+    kind: str, make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path
+) -> None:
+    root = tmp_path / "landing"
+    write_range_with_defects(root)
+    warehouse = make_warehouse(kind)
+    first = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-04"))
+    assert first.success
+    # Damage one partition's staged rows behind the loader's back: a value outside its list (on a row
+    # now carrying the PHI member number) and a duplicated key.
+    with warehouse.connect() as conn:
+        conn.execute(
+            "update staging.claims set claim_status = 'BOGUS', member_no = %s "
+            "where _load_date = %s and claim_id = 'CLM03020002'",
+            [PHI_MEMBER, date(2025, 3, 2)],
+        )
+        conn.execute(
+            "update staging.claims set claim_id = 'CLM03020000' where _load_date = %s and claim_id = 'CLM03020001'",
+            [date(2025, 3, 2)],
+        )
+    again = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-04"))
+    assert not again.success  # blocking checks failed
+    evaluations = evaluations_by_partition(again, "claims")
+    assert set(evaluations) == {(name, d.isoformat()) for name in CHECK_NAMES for d in RANGE_DAYS}
+    assert {key for key, e in evaluations.items() if not e.passed} == {
+        ("accepted_values", "2025-03-02"),
+        ("key_unique_within_load", "2025-03-02"),
+        ("defect_rate", "2025-03-03"),
+    }
+    outside = evaluations[("accepted_values", "2025-03-02")]
+    assert outside.severity == AssetCheckSeverity.ERROR and outside.blocking
+    assert outside.metadata["file"].value == "claims_system/claims/claims_2025-03-02.csv"
+    assert "claims_2025-03-02.csv" in outside.description
+    [row] = [r.data for r in outside.metadata["sample"].value.records]
+    assert row["_source_line"] == 4 and row["claim_id"] == "CLM03020002"
+    assert row["problem"] == "claim_status = 'BOGUS' not accepted"
+    assert outside.metadata["outside_counts"].value == {"claim_status": 1}
+    duplicate = evaluations[("key_unique_within_load", "2025-03-02")]
+    [row] = [r.data for r in duplicate.metadata["sample"].value.records]
+    assert (row["claim_id"], row["copies"], row["first_line"], row["last_line"]) == ("CLM03020000", 2, 2, 3)
+    assert PHI_MEMBER not in all_metadata_text(again)
+    # The partitions were not reloaded (unchanged files): each keeps the figures of its load.
+    before, after = partition_metadata(first, "claims"), partition_metadata(again, "claims")
+    assert {k: m["status"] for k, m in after.items()} == {d.isoformat(): "unchanged" for d in RANGE_DAYS}
+    figures = ("file", "rows_read", "rows_staged", "rows_quarantined", "dagster/row_count", "load_id")
+    assert {k: [m[f] for f in figures] for k, m in after.items()} == {
+        k: [m[f] for f in figures] for k, m in before.items()
+    }
+
+
+@pytest.mark.unit
+def test_phi_is_masked_in_raw_values_by_column_or_whole() -> None:
+    phi = phi_names(load_dictionary())
+    assert {"ssn", "member_no", "first_name", "date_of_birth"} <= phi
+    masked = json.loads(
+        masked_raw_values(json.dumps({" ssn ": "123-45-6789", "gender": "F", "email": None}), phi)
+    )
+    assert masked == {" ssn ": PHI_MASK, "gender": "F", "email": None}
+    assert masked_raw_values(json.dumps(["a", "123-45-6789"]), phi) == PHI_MASK
+    assert masked_raw_values(json.dumps("a whole line 123-45-6789"), phi) == PHI_MASK
+    assert masked_raw_values("not json", phi) == PHI_MASK
