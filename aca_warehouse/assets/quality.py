@@ -231,7 +231,8 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         pool=WAREHOUSE_BUILD_POOL,
         freshness_policy=DAILY_FRESHNESS,
         description=(
-            f"History of every asset-check result (asset, check, partition window, passed, severity, "
+            f"History of every asset-check result (asset, check, partition: a staging check's load date or "
+            f"a dbt test's run window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
             "after each load: this run's results and those of earlier runs against the same warehouse not "
             "stored yet (a run that failed on a blocking check included; runs against other warehouses "
