@@ -414,6 +414,10 @@ def test_a_failing_blocking_check_names_the_file_shows_rows_without_phi_and_fail
             "update staging.claims set claim_id = 'CLM03020000' where _load_date = %s and claim_id = 'CLM03020001'",
             [date(2025, 3, 2)],
         )
+        conn.execute(
+            "update staging.claims set claim_type = null where _load_date = %s and claim_id = 'CLM03040003'",
+            [date(2025, 3, 4)],
+        )
     again = run_staging(["claims"], warehouse, root, tags=range_tags("2025-03-01", "2025-03-04"))
     assert not again.success  # blocking checks failed
     evaluations = evaluations_by_partition(again, "claims")
@@ -421,6 +425,7 @@ def test_a_failing_blocking_check_names_the_file_shows_rows_without_phi_and_fail
     assert {key for key, e in evaluations.items() if not e.passed} == {
         ("accepted_values", "2025-03-02"),
         ("key_unique_within_load", "2025-03-02"),
+        ("required_not_null", "2025-03-04"),
         ("defect_rate", "2025-03-03"),
     }
     outside = evaluations[("accepted_values", "2025-03-02")]
@@ -431,6 +436,11 @@ def test_a_failing_blocking_check_names_the_file_shows_rows_without_phi_and_fail
     assert row["_source_line"] == 4 and row["claim_id"] == "CLM03020002"
     assert row["problem"] == "claim_status = 'BOGUS' not accepted"
     assert outside.metadata["outside_counts"].value == {"claim_status": 1}
+    assert "1 staged value(s) outside their accepted list (claim_status: 1)" in outside.description
+    null = evaluations[("required_not_null", "2025-03-04")]
+    assert null.metadata["file"].value == "claims_system/claims/claims_2025-03-04.csv"
+    [row] = [r.data for r in null.metadata["sample"].value.records]
+    assert (row["_source_line"], row["claim_id"], row["problem"]) == (5, "CLM03040003", "claim_type is null")
     duplicate = evaluations[("key_unique_within_load", "2025-03-02")]
     [row] = [r.data for r in duplicate.metadata["sample"].value.records]
     assert (row["claim_id"], row["copies"], row["first_line"], row["last_line"]) == ("CLM03020000", 2, 2, 3)

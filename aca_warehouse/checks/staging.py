@@ -289,6 +289,7 @@ def _column_outcomes(
     counts_key: str,
     describe: Callable[[str, dict[str, Any]], str],
     value_columns: dict[str, str],
+    what: str,
 ) -> Outcomes:
     """Per load date, how many staged rows meet each named condition, and a sample of such rows.
 
@@ -347,8 +348,9 @@ def _column_outcomes(
                 counts_key: found,
                 "sample": sample_table(["_source_line", *shown, "problem"], rows),
             },
-            f"{sum(found.values())} staged row(s): "
-            + ", ".join(f"{name} {count}" for name, count in found.items()),
+            f"{sum(found.values())} {what} ("
+            + ", ".join(f"{name}: {count}" for name, count in found.items())
+            + ")",
         )
     return outcomes
 
@@ -360,7 +362,15 @@ def required_not_null_outcomes(conn: WarehouseConnection, feed: Feed, start: dat
         for type_name, col in feed.conditionally_required():
             conditions[f"{col} ({type_name})"] = f"{disc} = {sql_string(type_name)} and {col} is null"
     return _column_outcomes(
-        conn, feed, start, end, conditions, "null_counts", lambda name, _: f"{name} is null", {}
+        conn,
+        feed,
+        start,
+        end,
+        conditions,
+        "null_counts",
+        lambda name, _: f"{name} is null",
+        {},
+        "null required value(s) in staged rows",
     )
 
 
@@ -379,6 +389,7 @@ def accepted_values_outcomes(conn: WarehouseConnection, feed: Feed, start: date,
         "outside_counts",
         lambda name, values: f"{name} = {values[name]!r} not accepted",
         {c.name: c.name for c in columns},
+        "staged value(s) outside their accepted list",
     )
 
 
