@@ -24,6 +24,7 @@ from dagster import (
 
 from aca_warehouse.assets.staging import staging_assets
 from aca_warehouse.checks.staging import CHECK_NAMES, PHI_MASK, masked_raw_values, phi_names, staging_checks
+from aca_warehouse.cli import report_run
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -334,6 +335,7 @@ def test_a_range_run_reports_every_partition_on_its_own_and_the_defect_rate_warn
     make_warehouse: Callable[[str], WarehouseResource],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
     root = tmp_path / "landing"
@@ -391,6 +393,10 @@ def test_a_range_run_reports_every_partition_on_its_own_and_the_defect_rate_warn
             == (metadata[day.isoformat()]["rows_read"])
         )
     assert PHI_MEMBER not in all_metadata_text(result)
+    report_run(result)  # what `aca-warehouse run` prints: one line per check, naming the load dates
+    out = capsys.readouterr().out
+    assert "Asset checks: 19 passed, 0 failed, 1 warned" in out
+    assert "warning: check defect_rate on staging/claims warned for load date(s) 2025-03-03\n" in out
 
 
 @pytest.mark.parametrize("kind", KINDS)
