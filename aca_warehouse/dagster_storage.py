@@ -11,6 +11,9 @@ per database, the way `PostgresEventLogStorage.store_event_batch` does, and leav
 event to the parent. Same files, same schema, same reads: the webserver and daemon read what
 it writes like any SQLite instance's.
 
+Asset-check results are not batched by Dagster; the staging checks report one per partition and
+check, so `store_event` writes them through pooled connections (see there).
+
 Used by `deploy/dagster.dev.yaml` (`make ui`, `aca-warehouse run`); the production shape keeps
 Dagster's state in PostgreSQL (`deploy/dagster.yaml`), which batches on its own.
 """
