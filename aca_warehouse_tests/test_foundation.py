@@ -55,15 +55,7 @@ def test_definitions_load() -> None:
     graph = definitions.defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {
-            "landing",
-            "staging",
-            "intermediate",
-            "core",
-            "marts",
-            "quality",
-            "reports",
-        }, key
+        assert node.group_name in {"landing", "staging", "intermediate", "core", "marts", "quality", "reports"}, key
         assert node.description, f"{key.to_user_string()} has no description"
 
 
