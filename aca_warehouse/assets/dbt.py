@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -134,7 +136,7 @@ class AcaDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project or self._project)
         if spec is None:
             return None
-        return spec._replace(description=test_description(manifest, manifest["nodes"][unique_id]))
+        return spec._replace(description=check_description(manifest, manifest["nodes"][unique_id]))
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -143,7 +145,7 @@ class AcaDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "core"
 
 
-def test_description(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str:
+def check_description(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str:
     """What a dbt test checks, for its asset check: the test's own YAML `description` (singular
     tests: dbt/tests/_singular_tests.yml), else its generic test's doc followed by the model, column
     and arguments of this use; and what a failure does."""
@@ -154,7 +156,7 @@ def test_description(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> st
     own = (test.get("description") or (test.get("meta") or {}).get("description") or "").strip()
     metadata = test.get("test_metadata") or {}
     if own or not metadata:
-        return f"{own or 'dbt test ' + test['name']} (severity {severity}: {effect})"
+        return f"{(own or 'dbt test ' + test['name']).rstrip('.')}. Severity {severity}: {effect}."
     name = metadata["name"]
     package = metadata.get("namespace") or test.get("package_name")
     macro = manifest.get("macros", {}).get(f"macro.{package}.test_{name}") or {}
@@ -345,6 +347,21 @@ def dbt_failure(
     return DbtBuildError(f"dbt build failed on {warehouse.description}; {where}{detail}")
 
 
+DBT_STOP_TIMEOUT_SECONDS = 25
+
+
+def stop_dbt(process: subprocess.Popen) -> None:
+    """Stop a dbt process still running: SIGINT (dbt rolls back and closes the warehouse), then kill."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=DBT_STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def build_args(*, full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
@@ -388,6 +405,9 @@ def aca_dbt_models(
         except DagsterDbtCliRuntimeError as exc:
             kept = keep_dbt_log(scratch, dbt_log_dir(context), context.run.run_id)
             failure = dbt_failure(exc, warehouse, scratch, kept)
+        except BaseException:  # an error reading the stream: dbt must not keep holding the warehouse
+            stop_dbt(invocation.process)
+            raise
         yield from with_row_counts(events, invocation.manifest, warehouse, context)
         if failure is not None:
             raise failure from None
