@@ -48,10 +48,10 @@ def dbt_build(
 ) -> Iterator[DbtBuild]:
     import json
 
+    manifest_path = ensure_dbt_manifest()  # before the dbt assets read it
     from aca_warehouse.assets.dbt import dbt_assets_list, dbt_resource
     from aca_warehouse.resources.landing import LandingDirResource
 
-    manifest_path = ensure_dbt_manifest()
     landing: Path = tmp_path_factory.mktemp("ui_dbt_landing")
     build_scenario().write(landing)
     warehouse = make_warehouse(request.param)
@@ -92,7 +92,7 @@ def built_columns(warehouse: WarehouseResource, schema: str, table: str) -> list
     with warehouse.connect() as conn:
         rows = conn.fetchall(
             "select column_name, data_type from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
+            "where table_schema = %s and table_name = %s order by ordinal_position",
             [schema, table],
         )
     return [(name, str(kind).lower().replace(" ", "")) for name, kind in rows]
@@ -133,8 +133,9 @@ def test_row_count_on_every_table_model_equals_the_table(dbt_build: DbtBuild) ->
 
 
 def test_every_column_of_every_core_and_marts_table_is_documented_and_typed(dbt_build: DbtBuild) -> None:
-    """The built tables' columns are exactly the documented ones, in order, each with a description
-    and its type. A column added to a model without YAML fails here."""
+    """The built tables' columns are exactly the ones the manifest documents, in order, each with a
+    description and its type; and the assets' column schema (what the UI shows) is that list. A
+    column added to a model without YAML fails here."""
     from aca_warehouse.assets.dbt import aca_dbt_models
 
     nodes = model_nodes(dbt_build.manifest, DOCUMENTED_LAYERS)
@@ -143,21 +144,33 @@ def test_every_column_of_every_core_and_marts_table_is_documented_and_typed(dbt_
     for node in nodes:
         actual = built_columns(dbt_build.warehouse, node["schema"], node["alias"])
         assert actual, f"{node['name']} was not built"
+        documented = [
+            (
+                c["name"],
+                (c.get("data_type") or "").lower().replace(" ", ""),
+                (c.get("description") or "").strip(),
+            )
+            for c in node["columns"].values()
+        ]
+        if [name for name, _, _ in documented] != [name for name, _ in actual]:
+            problems.append(
+                f"{node['name']}: built columns {[n for n, _ in actual]}, documented {[n for n, _, _ in documented]}"
+            )
+            continue
+        for (name, kind, description), (_, built_kind) in zip(documented, actual, strict=True):
+            if not description:
+                problems.append(f"{node['name']}.{name}: no description")
+            if not kind:
+                problems.append(f"{node['name']}.{name}: no data_type")
+            elif dbt_build.kind == "duckdb" and kind != built_kind:  # the types documented are DuckDB's
+                problems.append(f"{node['name']}.{name}: documented type {kind!r}, built {built_kind!r}")
         schema = raw_value(aca_dbt_models.metadata_by_key[asset_key_of(node)]["dagster/column_schema"])
         shown = [
             (c.name, (c.type or "").lower().replace(" ", ""), (c.description or "").strip())
             for c in schema.columns
         ]
-        if [name for name, _, _ in shown] != [name for name, _ in actual]:
-            problems.append(
-                f"{node['name']}: columns {[n for n, _ in actual]} but documented {[n for n, _, _ in shown]}"
-            )
-            continue
-        for (name, kind, description), (_, built_kind) in zip(shown, actual, strict=True):
-            if not description:
-                problems.append(f"{node['name']}.{name}: no description")
-            if dbt_build.kind == "duckdb" and kind != built_kind:  # the types documented are DuckDB's
-                problems.append(f"{node['name']}.{name}: documented type {kind!r}, built {built_kind!r}")
+        if shown != documented:
+            problems.append(f"{node['name']}: the asset's column schema is not the documented one")
     assert problems == []
 
 
