@@ -206,10 +206,12 @@ def with_row_counts(
 ) -> list[Any]:
     """The build's events, each model table's materialization with `dagster/row_count` attached.
 
-    Counted once, after dbt has exited (DuckDB lets one process hold the file, and dbt holds it
-    while it builds): one UNION ALL of `count(*)` over the tables built. Views are not counted.
-    dagster-dbt's `fetch_row_counts()` needs an in-process dbt adapter (AcaDbtCliResource has none:
-    it costs ~3 s a run) and counts while dbt still runs, which DuckDB's file lock refuses.
+    Counted once, after dbt has exited (DuckDB's single-writer lock is free again): one UNION ALL of
+    `count(*)` over the tables built, named `schema.table` on the run's own connection. Views are not
+    counted. dagster-dbt's `fetch_row_counts()` is not used: it needs an in-process dbt adapter
+    (AcaDbtCliResource has none: ~3 s a run) and queries the manifest's `relation_name`, which carries
+    the database of the parse (`"warehouse"."core"...`): on PostgreSQL, or a DuckDB file not named
+    warehouse.duckdb (every test warehouse), every count fails and is silently left out.
     A failed count only leaves the counts out; it never fails the build."""
     relation_of: dict[int, tuple[str, str]] = {}
     for index, event in enumerate(events):
