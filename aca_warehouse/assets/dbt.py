@@ -210,8 +210,9 @@ def with_row_counts(
     `count(*)` over the tables built, named `schema.table` on the run's own connection. Views are not
     counted. dagster-dbt's `fetch_row_counts()` is not used: it needs an in-process dbt adapter
     (AcaDbtCliResource has none: ~3 s a run) and queries the manifest's `relation_name`, which carries
-    the database of the parse (`"warehouse"."core"...`): on PostgreSQL, or a DuckDB file not named
-    warehouse.duckdb (every test warehouse), every count fails and is silently left out.
+    the database of the parse (`"warehouse"."core"...`): on a DuckDB file not named warehouse.duckdb
+    (every test warehouse; measured) or a PostgreSQL database not named warehouse, every count
+    fails and is silently left out.
     A failed count only leaves the counts out; it never fails the build."""
     relation_of: dict[int, tuple[str, str]] = {}
     for index, event in enumerate(events):
