@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.contract import Feed, load_dictionary
 from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
 from aca_warehouse.partitions import daily_partitions
@@ -62,6 +63,8 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             "come from the source systems (or `aca-warehouse generate` in the demo) and are never modified."
         ),
         kinds={"file"},
+        owners=OWNERS,
+        tags=layer_tags("landing"),
     )
     def _landing_asset(context: AssetExecutionContext, landing: LandingDirResource) -> MaterializeResult:
         window = context.partition_time_window

@@ -19,6 +19,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
@@ -240,6 +241,8 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
             "the staging checks that did not pass."
         ),
         kinds={"python"},
+        owners=OWNERS,
+        tags=layer_tags("quality"),
     )
     def data_quality(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:

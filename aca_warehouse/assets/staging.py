@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.checks.freshness import data_time_metadata
 from aca_warehouse.checks.staging import (
     NO_FILE,
@@ -199,6 +200,8 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
         description=staging_asset_description(feed, dictionary),
         check_specs=staging_check_specs(feed.name, dictionary),
         kinds={"python", "sql"},
+        owners=OWNERS,
+        tags=layer_tags("staging"),
         metadata={"dagster/column_schema": staging_column_schema(feed), "dagster/table_name": table},
     )
     def _staging_asset(
@@ -261,5 +264,7 @@ load_audit_spec = AssetSpec(
         "stg_load_audit reads the load each partition holds now."
     ),
     kinds={"table"},
+    owners=OWNERS,
+    tags=layer_tags("staging"),
     metadata={"dagster/table_name": "staging.load_audit"},
 )
