@@ -166,10 +166,19 @@ def report_run(result) -> None:  # noqa: ANN001 - ExecuteInProcessResult
             message = cause.message.strip().splitlines()[0]
             cause = cause.cause
         problems.append(f"step {event.step_key}: {redact(message)}")
+    # The staging checks report per partition: one line per check, naming its partitions.
+    partitions_by_check: dict[tuple[str, str, str], list[str]] = {}
     for evaluation in failed_checks:
         severity = getattr(evaluation.severity, "value", evaluation.severity)
         verdict = "warned" if severity == "WARN" else "failed"
-        problems.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} {verdict}")
+        key = (evaluation.check_name, evaluation.asset_key.to_user_string(), verdict)
+        partitions_by_check.setdefault(key, []).extend([evaluation.partition] if evaluation.partition else [])
+    for (check_name, asset_key, verdict), partitions in partitions_by_check.items():
+        where = ""
+        if partitions:
+            more = f" and {len(partitions) - 5} more" if len(partitions) > 5 else ""
+            where = f" for load date(s) {', '.join(sorted(partitions)[:5])}{more}"
+        problems.append(f"check {check_name} on {asset_key} {verdict}{where}")
     print(
         f"Asset checks: {len(evaluations) - len(failed_checks)} passed, "
         f"{len(failed_checks) - len(warned)} failed, {len(warned)} warned"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckKey,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
     BackfillPolicy,
@@ -16,6 +19,7 @@ from dagster import (
     DagsterInstance,
     DailyPartitionsDefinition,
     MaterializeResult,
+    Output,
     asset,
     materialize,
 )
@@ -109,3 +113,60 @@ def test_single_partition_runs_store_events_one_by_one(dev_home: Path) -> None:
         for day in ("2024-03-01", "2024-03-02"):
             assert materialize([upstream_days], instance=instance, partition_key=day).success
         assert instance.get_materialized_partitions(AssetKey("upstream_days")) == {"2024-03-01", "2024-03-02"}
+
+
+@asset(
+    partitions_def=daily,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[
+        AssetCheckSpec("day_ok", asset="checked_days", blocking=True),
+        AssetCheckSpec("day_quiet", asset="checked_days"),
+    ],
+)
+def checked_days(context) -> Iterator[MaterializeResult | AssetCheckEvaluation | Output]:  # noqa: ANN001
+    """One check result per partition and check, as the staging assets report them."""
+    for key in context.partition_keys:
+        context.add_asset_metadata({"day": key}, partition_key=key)
+    yield MaterializeResult()
+    for spec in context.assets_def.check_specs:
+        for key in context.partition_keys:
+            yield AssetCheckEvaluation(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=spec.name == "day_ok" or not key.endswith("-15"),
+                metadata={"day": key},
+                partition=key,
+                blocking=spec.blocking,
+                severity=AssetCheckSeverity.ERROR if spec.blocking else AssetCheckSeverity.WARN,
+            )
+        yield Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(spec.key))
+
+
+def test_per_partition_check_results_are_stored_for_every_partition(dev_home: Path) -> None:
+    """The results go through the pooled writer connections; a second reader finds one per partition
+    and check, none left "planned" (the UI's "Skipped")."""
+    with DagsterInstance.from_config(str(dev_home)) as instance:
+        first = materialize([checked_days], instance=instance, tags=_range("2024-01-01", "2024-01-31"))
+        second = materialize([checked_days], instance=instance, tags=_range("2024-02-01", "2024-02-10"))
+        assert first.success and second.success
+        assert instance.get_materialized_partitions(AssetKey("checked_days")) >= {"2024-01-15", "2024-02-10"}
+    with DagsterInstance.from_config(str(dev_home)) as reader:
+        storage = reader.event_log_storage
+        ok = storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("checked_days"), "day_ok"), limit=100
+        )
+        quiet = storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("checked_days"), "day_quiet"), limit=100
+        )
+        assert sorted(h.partition for h in ok) == sorted(
+            [f"2024-01-{d:02d}" for d in range(1, 32)] + [f"2024-02-{d:02d}" for d in range(1, 11)]
+        )
+        assert {h.status for h in ok} == {AssetCheckExecutionRecordStatus.SUCCEEDED}
+        failed = [h.partition for h in quiet if h.status == AssetCheckExecutionRecordStatus.FAILED]
+        assert failed == ["2024-01-15"] and len(quiet) == 41
+        logged = reader.all_logs(first.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        assert len(logged) == 62  # in the run's own file too
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}

@@ -119,3 +119,31 @@ def test_freshness_is_judged_on_the_newest_load_date_not_the_run_time(
     assert fresh.passed, fresh.description
     fresh_until = fresh.metadata["dagster/fresh_until_timestamp"].value
     assert fresh_until == (data_time(today) + timedelta(days=DAILY_LAG_DAYS)).timestamp()
+
+
+def test_a_landing_range_run_records_each_partitions_own_file(tmp_path: Path) -> None:
+    """Each partition of a range run shows its own file (or "no file"), not the range's totals."""
+    from aca_warehouse.assets.landing import landing_assets
+
+    landing = tmp_path / "landing"
+    shutil.copytree(HANDMADE, landing)  # claims on 2025-03-03 only
+    claims = next(a for a in landing_assets if a.key == AssetKey(["landing", "claims"]))
+    result = materialize(
+        [claims],
+        resources={"landing": LandingDirResource(landing_dir=str(landing))},
+        tags={
+            "dagster/asset_partition_range_start": "2025-03-02",
+            "dagster/asset_partition_range_end": "2025-03-04",
+        },
+    )
+    by_partition = {
+        e.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    assert set(by_partition) == {"2025-03-02", "2025-03-03", "2025-03-04"}
+    source = HANDMADE / "claims_system/claims/claims_2025-03-03.csv"
+    day = by_partition["2025-03-03"]
+    assert day["file"] == "claims_system/claims/claims_2025-03-03.csv"
+    assert (day["bytes"], day["lines"]) == (source.stat().st_size, len(source.read_bytes().splitlines()))
+    assert by_partition["2025-03-02"]["file"] == by_partition["2025-03-04"]["file"] == "no file"
+    assert by_partition["2025-03-02"]["lines"] == 0

@@ -242,8 +242,12 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
         "",
         "## Checks on every staging asset",
         "",
-        "Evaluated after each run over the partitions of the run (once for a whole single-run backfill). "
-        "A blocking check that fails fails the run and stops downstream assets.",
+        "Evaluated by the staging asset after it loads, for every partition (load date) of the run: one "
+        "result per partition and check (a single-run backfill of a range included), naming the "
+        "partition's file; a failing result shows a sample of the offending rows (source line, key and "
+        "offending values, PHI masked). A blocking check that fails (severity ERROR) fails the run and "
+        "stops downstream assets; the non-blocking defect-rate check only warns (severity WARN: the run "
+        "succeeds and downstream assets run).",
         "",
         "| check | blocking | asserts |",
         "|---|---|---|",
@@ -252,8 +256,9 @@ def render_data_dictionary(dictionary: Dictionary | None = None) -> str:
             for c in d.checks.values()
         ],
         "",
-        f"The defect-rate threshold defaults to {d.default_max_defect_rate:.0%} of a file's rows "
-        "(`checks.max_defect_rate` in the YAML); set `ACA_MAX_DEFECT_RATE` (a fraction, e.g. `0.1`) to override it.",
+        f"The defect-rate threshold (above which the check warns) defaults to {d.default_max_defect_rate:.0%} "
+        "of a file's rows (`checks.max_defect_rate` in the YAML); set `ACA_MAX_DEFECT_RATE` (a fraction, "
+        "e.g. `0.1`) to override it.",
         "",
         "## Feeds",
         "",

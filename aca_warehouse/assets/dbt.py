@@ -16,17 +16,38 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.errors import DbtBuildError
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
@@ -34,10 +55,37 @@ from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_
 from aca_warehouse.scratch import DBT_SCRATCH_PREFIX, new_scratch_dir
 from aca_warehouse.settings import redact
 
+# dbt's built-in generic tests: what they check (the project's own generic tests are described in
+# dbt/tests/generic/_generic_tests.yml; dbt takes no docs for another package's macros).
+BUILTIN_TEST_DOCS = {
+    "not_null": "The column is never null.",
+    "unique": "The column's values are unique.",
+    "accepted_values": "The column holds only the accepted values (nulls are not checked).",
+    "relationships": "Every value of the column is a key of the referenced model.",
+}
+
+# Materializations whose rows are counted after a build; views are not (counting one runs its query).
+COUNTED_MATERIALIZATIONS = frozenset({"table", "incremental"})
+ROW_COUNT_KEY = "dagster/row_count"  # Dagster's standard key: the UI shows it on the asset
+
 
 class AcaDbtTranslator(DagsterDbtTranslator):
     """Asset keys and groups by layer folder (`staging/stg_claims`, `intermediate/...`, `core/...`,
-    `marts/...`), descriptions from YAML."""
+    `marts/...`), descriptions from YAML, owners and a layer tag (assets/ownership.py), and a
+    description on every asset check.
+
+    The translator keeps the DbtProject itself rather than in the assets' metadata: dagster-dbt
+    stores the project under `dagster_dbt/project`, which the UI shows as "[DbtProject]
+    (unserializable)". dagster-dbt reads that entry back during a build (`get_manifest_and_translator_
+    from_dbt_assets`) and hands it to this translator for code references; with the entry gone it
+    hands None, and `get_asset_spec` falls back to the kept project, so code references still resolve.
+    """
+
+    def __init__(
+        self, settings: DagsterDbtTranslatorSettings | None = None, project: DbtProject | None = None
+    ):
+        super().__init__(settings)
+        self._project = project
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "model":
@@ -63,11 +111,132 @@ class AcaDbtTranslator(DagsterDbtTranslator):
             parts.append(f"[dbt docs]({dbt_docs_url(dbt_resource_props['unique_id'])})")
         return "\n\n".join(parts)
 
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        """The model's own `meta.dagster.owners` if it names some, else the data-platform team."""
+        return super().get_owners(dbt_resource_props) or OWNERS
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        if dbt_resource_props["resource_type"] == "model":
+            tags.update(layer_tags(self._layer(dbt_resource_props)))
+        return tags
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        """The project comes from this translator (see the class docstring) and stays out of the
+        metadata."""
+        spec = super().get_asset_spec(manifest, unique_id, project or self._project)
+        if DAGSTER_DBT_PROJECT_METADATA_KEY in spec.metadata:
+            metadata = {k: v for k, v in spec.metadata.items() if k != DAGSTER_DBT_PROJECT_METADATA_KEY}
+            spec = spec.replace_attributes(metadata=metadata)
+        return spec
+
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project or self._project)
+        if spec is None:
+            return None
+        return spec._replace(description=check_description(manifest, manifest["nodes"][unique_id]))
+
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
         """The model's folder under models/ (staging, intermediate, core, marts)."""
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "core"
+
+
+def check_description(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str:
+    """What a dbt test checks, for its asset check: the test's own YAML `description` (singular
+    tests: dbt/tests/_singular_tests.yml), else its generic test's doc followed by the model, column
+    and arguments of this use; and what a failure does."""
+    severity = str(test.get("config", {}).get("severity") or "error").lower()
+    effect = (
+        "a failure blocks the assets downstream" if severity == "error" else "a failure warns, never blocks"
+    )
+    own = (test.get("description") or (test.get("meta") or {}).get("description") or "").strip()
+    metadata = test.get("test_metadata") or {}
+    if own or not metadata:
+        return f"{(own or 'dbt test ' + test['name']).rstrip('.')}. Severity {severity}: {effect}."
+    name = metadata["name"]
+    package = metadata.get("namespace") or test.get("package_name")
+    macro = manifest.get("macros", {}).get(f"macro.{package}.test_{name}") or {}
+    doc = (macro.get("description") or "").strip() or BUILTIN_TEST_DOCS.get(name, f"dbt generic test {name}.")
+    model = manifest["nodes"].get(test.get("attached_node") or "", {}).get("name", "")
+    kwargs = metadata.get("kwargs") or {}
+    target = ".".join(p for p in (model, kwargs.get("column_name")) if p)
+    arguments = "; ".join(
+        f"{key}: {_argument_text(value)}"
+        for key, value in kwargs.items()
+        if key not in ("model", "column_name")
+    )
+    return f"{doc} On {target}{f' ({arguments})' if arguments else ''}. Severity {severity}: {effect}."
+
+
+def _argument_text(value: Any) -> str:
+    """A generic test argument as text: refs by model name, lists joined."""
+    if isinstance(value, str):
+        return value[5:-2] if value.startswith("ref('") and value.endswith("')") else value
+    if isinstance(value, Mapping):
+        return " ".join(f"{k}={_argument_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_argument_text(v) for v in value)
+    return str(value)
+
+
+def count_rows(
+    warehouse: WarehouseResource, relations: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Row counts of (schema, table) relations, in one query and one connection."""
+    ordered = sorted(set(relations))
+    if not ordered:
+        return {}
+    sql = " union all ".join(
+        f'select {i} as relation, count(*) as row_count from "{schema}"."{table}"'
+        for i, (schema, table) in enumerate(ordered)
+    )
+    with warehouse.connect() as conn:
+        return {ordered[i]: int(n) for i, n in conn.fetchall(sql)}
+
+
+def with_row_counts(
+    events: Sequence[Any],
+    manifest: Mapping[str, Any],
+    warehouse: WarehouseResource,
+    context: AssetExecutionContext,
+) -> list[Any]:
+    """The build's events, each model table's materialization with `dagster/row_count` attached.
+
+    Counted once, after dbt has exited (DuckDB's single-writer lock is free again): one UNION ALL of
+    `count(*)` over the tables built, named `schema.table` on the run's own connection. Views are not
+    counted. dagster-dbt's `fetch_row_counts()` is not used: it needs an in-process dbt adapter
+    (AcaDbtCliResource has none: ~3 s a run) and queries the manifest's `relation_name`, which carries
+    the database of the parse (`"warehouse"."core"...`): on a DuckDB file not named warehouse.duckdb
+    (every test warehouse; measured) or a PostgreSQL database not named warehouse, every count
+    fails and is silently left out.
+    A failed count only leaves the counts out; it never fails the build."""
+    relation_of: dict[int, tuple[str, str]] = {}
+    for index, event in enumerate(events):
+        if not isinstance(event, Output | AssetMaterialization):
+            continue
+        unique_id = event.metadata.get("unique_id")
+        node = manifest["nodes"].get(getattr(unique_id, "value", unique_id) or "")
+        if node and node.get("config", {}).get("materialized") in COUNTED_MATERIALIZATIONS:
+            relation_of[index] = (node["schema"], node["alias"])
+    if not relation_of:
+        return list(events)
+    began = time.monotonic()
+    try:
+        counts = count_rows(warehouse, list(relation_of.values()))
+    except Exception as exc:  # metadata only: the build's outcome stands
+        context.log.warning(f"row counts left out: {redact(str(exc))}")
+        return list(events)
+    context.log.info(f"row counts of {len(counts)} dbt tables in {time.monotonic() - began:.2f} s")
+    return [
+        event.with_metadata({**event.metadata, ROW_COUNT_KEY: MetadataValue.int(counts[relation_of[i]])})
+        if i in relation_of
+        else event
+        for i, event in enumerate(events)
+    ]
 
 
 class DbtBuildConfig(Config):
@@ -181,6 +350,21 @@ def dbt_failure(
     return DbtBuildError(f"dbt build failed on {warehouse.description}; {where}{detail}")
 
 
+DBT_STOP_TIMEOUT_SECONDS = 25
+
+
+def stop_dbt(process: subprocess.Popen) -> None:
+    """Stop a dbt process still running: SIGINT (dbt rolls back and closes the warehouse), then kill."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=DBT_STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def build_args(*, full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
@@ -193,7 +377,8 @@ def build_args(*, full_refresh: bool) -> list[str]:
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_BUILD_POOL,
     dagster_dbt_translator=AcaDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True),
+        project=dbt_project,
     ),
 )
 def aca_dbt_models(
@@ -214,11 +399,21 @@ def aca_dbt_models(
             invocation = dbt.cli(
                 build_args(full_refresh=config.full_refresh), context=context, target_path=scratch
             )
+        # The events are held until dbt exits, then yielded with the tables' row counts (see
+        # with_row_counts): the UI shows a build's materializations when the build ends.
+        events: list[Any] = []
+        failure: DbtBuildError | None = None
         try:
-            yield from invocation.stream()
+            events.extend(invocation.stream())
         except DagsterDbtCliRuntimeError as exc:
             kept = keep_dbt_log(scratch, dbt_log_dir(context), context.run.run_id)
-            raise dbt_failure(exc, warehouse, scratch, kept) from None
+            failure = dbt_failure(exc, warehouse, scratch, kept)
+        except BaseException:  # an error reading the stream: dbt must not keep holding the warehouse
+            stop_dbt(invocation.process)
+            raise
+        yield from with_row_counts(events, invocation.manifest, warehouse, context)
+        if failure is not None:
+            raise failure from None
         save_parse_state(scratch, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.contract import Feed, load_dictionary
 from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
 from aca_warehouse.partitions import daily_partitions
@@ -62,6 +63,8 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             "come from the source systems (or `aca-warehouse generate` in the demo) and are never modified."
         ),
         kinds={"file"},
+        owners=OWNERS,
+        tags=layer_tags("landing"),
     )
     def _landing_asset(context: AssetExecutionContext, landing: LandingDirResource) -> MaterializeResult:
         window = context.partition_time_window
@@ -75,21 +78,27 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
             f"{feed.name}: {len(arrived)} file(s) for load dates "
             f"[{window.start.date()}, {window.end.date()}) under {landing.root}"
         )
+        # Each partition records its own file (a range run's result metadata would be copied onto
+        # every partition of the range); the result keeps only what holds for the whole run.
+        by_date = {a.load_date: a for a in arrived}
+        for key in context.partition_keys:
+            found = by_date.get(date.fromisoformat(key))
+            context.add_asset_metadata(
+                {
+                    "file": found.relative_path,
+                    "bytes": found.size_bytes,
+                    "lines": found.lines,
+                    "sha256": found.sha256,
+                }
+                if found
+                else {"file": "no file", "bytes": 0, "lines": 0},
+                partition_key=key,
+            )
         metadata: dict[str, object] = {
-            "files": len(arrived),
-            "bytes": sum(a.size_bytes for a in arrived),
-            "lines": sum(a.lines for a in arrived),
-            "ignored_files": len(ignored),
+            "load_dates": f"[{window.start.date()}, {window.end.date()})",
+            "files_in_run": len(arrived),
+            "ignored_files": MetadataValue.json([str(p) for p in ignored if not p.is_hidden][:50]),
         }
-        # The file list only for one load date: Dagster copies a range run's metadata onto every
-        # partition of the range (see load_report_metadata in assets/staging.py).
-        if window.end - window.start <= timedelta(days=1):
-            table = "\n".join(
-                f"| {a.relative_path} | {a.size_bytes} | {a.lines} | {a.sha256[:12]} |" for a in arrived[:200]
-            )
-            metadata["arrived"] = MetadataValue.md(
-                "| file | bytes | lines | sha256 |\n|---|---|---|---|\n" + table if arrived else "no file"
-            )
         return MaterializeResult(metadata=metadata)
 
     return _landing_asset

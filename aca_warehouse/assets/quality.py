@@ -12,11 +12,14 @@ from dagster import (
     BackfillPolicy,
     DagsterEventType,
     DagsterInstance,
+    JsonMetadataValue,
     MaterializeResult,
     RunsFilter,
+    TableMetadataValue,
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
@@ -51,10 +54,22 @@ def _number(metadata: dict[str, Any], keys: Sequence[str]) -> float | None:
 
 
 def _plain_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    plain = {}
+    """Metadata as JSON-ready values: a table (e.g. a check's sample of offending rows) as a list of
+    row objects, JSON as itself, anything else as its text."""
+    plain: dict[str, Any] = {}
     for key, entry in metadata.items():
+        if isinstance(entry, TableMetadataValue):
+            plain[key] = [dict(record.data) for record in entry.records]
+            continue
         value = getattr(entry, "value", entry)
-        plain[key] = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+        if (
+            isinstance(entry, JsonMetadataValue)
+            or isinstance(value, (int, float, str, bool))
+            or value is None
+        ):
+            plain[key] = value
+        else:
+            plain[key] = str(value)
     return plain
 
 
@@ -77,7 +92,12 @@ def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> 
             evaluation = entry.dagster_event.event_specific_data
             metadata = _plain_metadata(dict(evaluation.metadata))
             severity = getattr(evaluation.severity, "value", str(evaluation.severity))
-            start, end = _run_partition_window(instance, run_id, windows)
+            # A per-partition evaluation (the staging checks) lands on its load date; an evaluation
+            # for a whole run (dbt tests) on the run's partition window.
+            partition = getattr(evaluation, "partition", None)
+            start, end = (
+                (partition, partition) if partition else _run_partition_window(instance, run_id, windows)
+            )
             status = "passed" if evaluation.passed else ("failed" if severity == "ERROR" else "warned")
             rows.append(
                 (
@@ -210,7 +230,8 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_BUILD_POOL,
         description=(
-            f"History of every asset-check result (asset, check, partition window, passed, severity, "
+            f"History of every asset-check result (asset, check, partition: a staging check's load date or "
+            f"a dbt test's run window, passed, severity, "
             f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
             "after each load: this run's results and those of earlier runs against the same warehouse not "
             "stored yet (a run that failed on a blocking check included; runs against other warehouses "
@@ -220,6 +241,8 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
             "the staging checks that did not pass."
         ),
         kinds={"python"},
+        owners=OWNERS,
+        tags=layer_tags("quality"),
     )
     def data_quality(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:

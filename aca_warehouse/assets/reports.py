@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.reports import ChartFile, default_reports_dir, render_reports
 from aca_warehouse.reports.charts import CHARTS
@@ -61,6 +62,8 @@ def build_reports_asset(available: Iterable[AssetKey]) -> AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"python", "matplotlib"},
+        owners=OWNERS,
+        tags=layer_tags("reports"),
         description=(
             "Charts of the marts and of data quality, redrawn after every load: "
             + "; ".join(spec.title for spec in CHARTS)

@@ -1,8 +1,11 @@
 """Staging assets: one per feed, loading the landing files of the run's load dates into `staging.<feed>`."""
 
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -10,23 +13,35 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    Output,
     TableColumn,
+    TableRecord,
     TableSchema,
     asset,
 )
 
+from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.checks.freshness import data_time_metadata
-from aca_warehouse.checks.staging import evaluate_staging_checks, staging_asset_key, staging_check_specs
+from aca_warehouse.checks.staging import (
+    NO_FILE,
+    PHI_MASK,
+    PartitionLoad,
+    current_loads,
+    evaluate_staging_checks,
+    masked_raw_values,
+    phi_names,
+    quarantine_sql,
+    staging_asset_key,
+    staging_check_specs,
+)
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
 from aca_warehouse.logs import loader_progress_log, log_file_results
 from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
-from aca_warehouse.resources.warehouse import WarehouseResource
-from aca_warehouse.staging.loader import FAILED, LOADED, UNCHANGED, WindowLoadReport, load_feed_window
-from aca_warehouse.staging.tables import METADATA_COLUMNS
-
-_MAX_TABLE_ROWS = 100
+from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
+from aca_warehouse.staging.loader import WindowLoadReport, load_feed_window
+from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE
 
 
 def staging_asset_description(feed: Feed, dictionary: Dictionary) -> str:
@@ -61,57 +76,102 @@ def staging_column_schema(feed: Feed) -> TableSchema:
     return TableSchema(columns=columns)
 
 
-def _files_markdown(report: WindowLoadReport) -> str:
-    lines = [
-        "| file | load date | status | read | staged | quarantined | reason codes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for result in report.results[:_MAX_TABLE_ROWS]:
-        codes = ", ".join(f"{code} {n}" for code, n in result.reason_code_counts.items())
-        lines.append(
-            f"| {result.source_file} | {result.load_date} | {result.status} | {result.rows_read} | "
-            f"{result.rows_staged} | {result.rows_quarantined} | {codes} |"
+PREVIEW_ROWS = 20  # quarantined rows shown in a partition's materialization metadata
+NO_FILE_STATUS = "no file"
+
+
+def quarantine_previews(
+    conn: WarehouseConnection, feed: Feed, start: date, end: date, phi: frozenset[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The first PREVIEW_ROWS quarantined rows of every load in [start, end), by load id, PHI masked
+    (one statement for the window)."""
+    rows = conn.fetchall(
+        f"select _load_id, _source_line, reason_codes, reason_details, raw_values from ("
+        f"select q.*, row_number() over (partition by _load_id order by _source_line) as _rn "
+        f"from {QUARANTINE_TABLE} q where feed = %s and _load_date >= %s and _load_date < %s) n "
+        f"where _rn <= {PREVIEW_ROWS} order by _load_id, _source_line",
+        [feed.name, start, end],
+    )
+    previews: dict[str, list[dict[str, Any]]] = {}
+    for load_id, line, codes, details, raw in rows:
+        previews.setdefault(load_id, []).append(
+            {
+                "line": line,
+                "reason_codes": codes,
+                "detail": details,
+                "raw_values": masked_raw_values(raw, phi),
+            }
         )
-    for error in report.errors:
-        lines.append(f"| {error.path} | | {FAILED} | | | | {error.problem} |")
-    if len(report.results) > _MAX_TABLE_ROWS:
-        lines.append(f"| ... {len(report.results) - _MAX_TABLE_ROWS} more | | | | | | |")
-    return "\n".join(lines)
+    return previews
 
 
-def load_report_metadata(report: WindowLoadReport, *, per_file: bool = True) -> dict[str, object]:
-    """Run metadata: files loaded / unchanged / ignored, rows read, staged and quarantined, and (with
-    `per_file`) the same per file.
+_PREVIEW_SCHEMA = TableSchema(
+    columns=[
+        TableColumn("line", "integer", description="physical line in the file (header = line 1)"),
+        TableColumn("reason_codes", "text", description="every reason code of the row, `;`-joined"),
+        TableColumn("detail", "text", description="which column or rule raised each code"),
+        TableColumn("raw_values", "text", description=f"the raw record, PHI values masked as {PHI_MASK}"),
+    ]
+)
 
-    Dagster copies a range run's metadata onto the materialization of every partition in the range,
-    so per-file detail there would grow with the square of the range (a 730-day backfill spent most
-    of its staging time serializing it). A range run reports totals and points at
-    `staging.load_audit`, which holds the per-file record of every load."""
-    loaded, unchanged = report.with_status(LOADED), report.with_status(UNCHANGED)
-    reason_totals: dict[str, int] = {}
-    for result in loaded:
-        for code, count in result.reason_code_counts.items():
-            reason_totals[code] = reason_totals.get(code, 0) + count
-    metadata: dict[str, object] = {
-        "files_loaded": len(loaded),
-        "files_unchanged": len(unchanged),
-        "files_rejected": len(report.errors),
-        "files_ignored": len(report.ignored),
-        "rows_read": sum(r.rows_read for r in loaded),
-        "rows_staged": sum(r.rows_staged for r in loaded),
-        "rows_quarantined": sum(r.rows_quarantined for r in loaded),
-        "reason_code_counts": MetadataValue.json(dict(sorted(reason_totals.items()))),
+
+def partition_metadata(
+    feed: Feed, status: str, load: PartitionLoad | None, preview: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What one partition holds after the run: its file, what this run did with it, and the figures
+    of the load the partition holds (an unchanged re-delivery keeps those of its earlier load)."""
+    metadata: dict[str, Any] = {
+        "file": load.source_file if load else NO_FILE,
+        "status": status,
+        "rows_read": load.rows_read if load else 0,
+        "rows_staged": load.rows_staged if load else 0,
+        "rows_quarantined": load.rows_quarantined if load else 0,
+        "dagster/row_count": load.rows_staged if load else 0,
     }
-    if not per_file:
+    if load is None:
         return metadata
+    metadata["load_id"] = load.load_id
+    metadata["reader"] = load.reader or ""
+    metadata["reason_code_counts"] = MetadataValue.json(dict(sorted(load.reason_code_counts.items())))
+    if load.rows_quarantined:
+        metadata["quarantine_preview"] = MetadataValue.table(
+            records=[TableRecord(row) for row in preview], schema=_PREVIEW_SCHEMA
+        )
+        shown = (
+            f"the first {len(preview)} of {load.rows_quarantined}"
+            if len(preview) < load.rows_quarantined
+            else "all"
+        )
+        metadata["quarantined_rows_sql"] = MetadataValue.md(
+            f"Preview: {shown} quarantined rows. Every one of them:\n\n```sql\n{quarantine_sql(feed, load)}\n```"
+        )
+    return metadata
+
+
+def partitions_metadata(
+    conn: WarehouseConnection,
+    feed: Feed,
+    load_dates: list[date],
+    report: WindowLoadReport,
+    phi: frozenset[str],
+) -> dict[date, dict[str, Any]]:
+    """The metadata of every partition of the run, from the load audit (two statements for the window)."""
+    start, end = min(load_dates), max(load_dates) + timedelta(days=1)
+    loads = current_loads(conn, feed, start, end)
+    previews = (
+        quarantine_previews(conn, feed, start, end, phi)
+        if any(load.rows_quarantined for load in loads.values())
+        else {}
+    )
+    statuses = {result.load_date: result.status for result in report.results}
     return {
-        **metadata,
-        "files": MetadataValue.md(_files_markdown(report)),
-        "loads": MetadataValue.json([r.as_metadata_row() for r in report.results[: _MAX_TABLE_ROWS * 4]]),
-        "skipped_files": MetadataValue.json(
-            [{"file": r.source_file, "reason": r.message} for r in unchanged[:_MAX_TABLE_ROWS]]
-            + [{"file": i.name, "reason": f"ignored: {i.reason}"} for i in report.ignored]
-        ),
+        day: partition_metadata(
+            feed,
+            statuses.get(day, NO_FILE_STATUS),
+            loads.get(day),
+            previews.get(loads[day].load_id, []) if day in loads else [],
+        )
+        for day in load_dates
     }
 
 
@@ -128,6 +188,8 @@ def rejection_error(report: WindowLoadReport) -> LandingFileError:
 def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
     """The staging asset of one feed, with its checks as check specs."""
     key = staging_asset_key(feed.name)
+    table = f"staging.{feed.name}"
+    phi = phi_names(dictionary)
 
     @asset(
         key=key,
@@ -138,13 +200,16 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
         description=staging_asset_description(feed, dictionary),
         check_specs=staging_check_specs(feed.name, dictionary),
         kinds={"python", "sql"},
-        metadata={"dagster/column_schema": staging_column_schema(feed), "table": f"staging.{feed.name}"},
+        owners=OWNERS,
+        tags=layer_tags("staging"),
+        metadata={"dagster/column_schema": staging_column_schema(feed), "dagster/table_name": table},
     )
     def _staging_asset(
         context: AssetExecutionContext, warehouse: WarehouseResource, landing: LandingDirResource
-    ) -> MaterializeResult:
+    ) -> Iterator[MaterializeResult | AssetCheckEvaluation | Output]:
         window = context.partition_time_window
         start, end = window.start.date(), window.end.date()
+        load_dates = [date.fromisoformat(pk) for pk in context.partition_keys]
         with warehouse.connect() as conn:  # closed before returning: dbt-duckdb opens the file next
             report = load_feed_window(
                 conn,
@@ -162,18 +227,20 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
                     context.log.warning(f"ignored {ignored}")
             if report.errors:
                 raise rejection_error(report)
-            check_results = evaluate_staging_checks(conn, feed.name, start, end, dictionary=dictionary)
+            per_partition = partitions_metadata(conn, feed, load_dates, report, phi)
+            evaluations = evaluate_staging_checks(conn, feed.name, load_dates, dictionary=dictionary)
             data_time = data_time_metadata(conn, feed.name)  # for the freshness checks (data time)
-        one_day = end - start <= timedelta(days=1)
-        metadata = load_report_metadata(report, per_file=one_day)
-        metadata["load_dates"] = f"[{start}, {end})"
-        metadata.update(data_time)
-        if not one_day:
-            metadata["per_file"] = MetadataValue.md(
-                f"Per-file results of this range: `select * from staging.load_audit where feed = "
-                f"'{feed.name}' and dagster_run_id = '{context.run.run_id}'`"
-            )
-        return MaterializeResult(metadata=metadata, check_results=check_results)
+        # Each partition gets its own figures; the result's metadata is only what holds for all of them.
+        for day, metadata in per_partition.items():
+            context.add_asset_metadata(metadata, partition_key=day.isoformat())
+        yield MaterializeResult(
+            metadata={"load_dates": f"[{start}, {end})", "dagster/table_name": table, **data_time}
+        )
+        # One evaluation per partition and check (not one for the window plus a skipped one per
+        # partition); the check's output then closes it. A failed blocking check fails the step.
+        yield from evaluations
+        for check_key in context.assets_def.check_keys:
+            yield Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key))
 
     return _staging_asset
 
@@ -197,5 +264,7 @@ load_audit_spec = AssetSpec(
         "stg_load_audit reads the load each partition holds now."
     ),
     kinds={"table"},
+    owners=OWNERS,
+    tags=layer_tags("staging"),
     metadata={"dagster/table_name": "staging.load_audit"},
 )

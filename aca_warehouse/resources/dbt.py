@@ -53,8 +53,9 @@ class AcaDbtCliResource(DbtCliResource):
         """No dbt adapter inside the Dagster process.
 
         The stock resource builds one before every invocation (it loads all of dbt's macros, about
-        3 s a run here) only to fetch column metadata and row counts after models build, which
-        these assets do not ask for; dbt's own subprocess does all the work."""
+        3 s a run here) only for `fetch_row_counts()` / `fetch_column_metadata()`, which these
+        assets do not use: row counts are one query after dbt exits (assets/dbt.py,
+        `with_row_counts`), columns come from the YAML. dbt's own subprocess does all the work."""
         return None
 
 
