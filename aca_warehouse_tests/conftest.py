@@ -148,7 +148,12 @@ def loaded_postgres_demo(make_warehouse, demo_landing: Path):  # noqa: ANN001, A
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path):  # noqa: ANN201
     """One `dagster dev` (webserver + daemon, the running landing sensor) on the demo landing set, shared
     by the modules of xdist_group "webserver" (the group keeps them on one worker; see dagster_ui.py)."""
+    import shutil
+
     from .dagster_ui import dagster_dev_running
 
-    with dagster_dev_running(tmp_path_factory.mktemp("dagster_dev"), demo_landing) as dev:
+    workdir = tmp_path_factory.mktemp("dagster_dev")
+    landing = workdir / "landing"  # a copy: tests drop files into it for the sensor
+    shutil.copytree(demo_landing, landing)
+    with dagster_dev_running(workdir, landing) as dev:
         yield dev

@@ -47,9 +47,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 class DagsterDev:
     """A running `dagster dev` and a GraphQL client for it."""
 
-    def __init__(self, port: int, log_path: Path) -> None:
+    def __init__(self, port: int, log_path: Path, landing: Path) -> None:
         self.port = port
         self.log_path = log_path
+        self.landing = landing  # where a test may drop a file for the sensor
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
@@ -144,7 +145,7 @@ def dagster_dev_running(workdir: Path, landing: Path) -> Iterator[DagsterDev]:
                 180,
                 "the webserver",
             )
-            yield DagsterDev(port, log_path)
+            yield DagsterDev(port, log_path, landing)
         finally:
             process.send_signal(signal.SIGTERM)  # the process only, as make passes it on: not the group
             start = time.monotonic()

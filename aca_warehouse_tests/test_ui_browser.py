@@ -16,6 +16,7 @@ to the test's temp folder (its path is printed), or to ACA_UI_SCREENSHOTS when s
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import re
 import shutil
@@ -92,7 +93,7 @@ class UI:
 def loaded(dagster_dev: DagsterDev) -> DagsterDev:
     """The sensor's catch-up run over the demo landing set, succeeded."""
     wait_for(lambda: bool(dagster_dev.sensor_runs()), 180, "the landing sensor to request a run")
-    dagster_dev.wait_for_run(dagster_dev.sensor_runs()[0]["runId"], 420)
+    dagster_dev.wait_for_run(dagster_dev.sensor_runs()[-1]["runId"], 420)  # the first (runs: newest first)
     return dagster_dev
 
 
@@ -274,3 +275,64 @@ def test_a_range_backfill_launched_by_clicking_is_one_run(ui: UI, loaded: Dagste
     page = ui.open(f"/runs/{runs[0]['runId']}")
     expect(page.get_by_text("Success").first).to_be_visible()
     ui.shot("backfill_run")
+
+
+CHECK_EXECUTIONS = """
+query($key: AssetKeyInput!, $name: String!) {
+  assetCheckExecutions(assetKey: $key, checkName: $name, limit: 20) {
+    runId status evaluation { partition severity success metadataEntries { label } }
+  }
+}"""
+
+
+def test_a_bad_claim_file_dropped_in_is_loaded_by_the_sensor_and_its_check_shows_the_rows(
+    ui: UI, loaded: DagsterDev
+) -> None:
+    """The user's path: a corrected claims file with bad rows lands; the sensor loads its date in one run
+    (green: the defect rate warns); the defect_rate check of that partition shows which lines and why.
+    Last in the module: it changes the warehouse's last demo day."""
+    last = (date.fromisoformat(DEMO_START) + timedelta(days=DEMO_DAYS - 1)).isoformat()
+    path = loaded.landing / "claims_system" / "claims" / f"claims_{last}.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    column = rows[0].index("claim_type")
+    bad_lines = []
+    for index, row in enumerate(rows[1:]):
+        if index % 3 == 0:
+            row[column] = "BOGUS"
+            bad_lines.append(index + 2)  # line 1 is the header
+    staged = path.with_name(".incoming.csv")  # hidden names are not landing files: write, then rename
+    with staged.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    before = {r["runId"] for r in loaded.sensor_runs()}
+    staged.replace(path)
+
+    def new_run() -> list[dict]:
+        return [r for r in loaded.sensor_runs() if r["runId"] not in before]
+
+    wait_for(lambda: bool(new_run()), 180, "the sensor to request a run for the corrected file")
+    (run,) = new_run()
+    assert run["tags"].get("dagster/partition") == last, run["tags"]
+    loaded.wait_for_run(run["runId"], 420)
+
+    executions = loaded.graphql(
+        CHECK_EXECUTIONS, {"key": {"path": ["staging", "claims"]}, "name": "defect_rate"}
+    )
+    (evaluation,) = [
+        e["evaluation"] for e in executions["assetCheckExecutions"] if e["runId"] == run["runId"]
+    ]
+    assert evaluation["partition"] == last and evaluation["success"] is False, evaluation
+    assert evaluation["severity"] == "WARN"
+    assert "sample" in {m["label"] for m in evaluation["metadataEntries"]}, evaluation
+
+    page = ui.open("/assets/staging/claims?view=checks")
+    page.get_by_text("defect_rate", exact=True).first.click()
+    expect(page.get_by_text("Evaluation result")).to_be_visible()
+    expect(page.get_by_text(f"claims_system/claims/claims_{last}.csv").first).to_be_visible()  # the file
+    expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
+    for line in bad_lines:  # the sample rows, inline: source line and reason code
+        sample_row = page.locator("tr", has=page.get_by_text(str(line), exact=True)).filter(
+            has_text="bad_enum"
+        )
+        expect(sample_row.first).to_be_visible()
+    ui.shot("staging_claims_check_defect_rate_failed")
