@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import os
+import signal
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -675,3 +678,47 @@ def test_a_window_too_large_for_memory_is_refused_before_anything_is_written(
     with pytest.raises(GeneratorError, match=r"about 34\.0 GB of memory.*bench\.replicate"):
         generate(tmp_path / "landing", members=1_000_000, days=365, progress=False)
     assert not (tmp_path / "landing").exists()
+
+
+def test_generator_workers_stop_on_sigterm_whatever_their_parents_handler(tmp_path: Path) -> None:
+    """A process whose SIGTERM handler does not exit (a process that ran Dagster has its own) forks the
+    generator's workers; they must stop on SIGTERM again, or the pool's terminate() waits forever on a
+    worker it could not stop (the generator hung in CI). Each worker checks its own handler."""
+    import subprocess
+    import sys
+
+    script = (
+        "import signal, sys\n"
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from aca_warehouse.generator import engine, generate\n"
+        "signal.signal(signal.SIGTERM, lambda *_: None)\n"
+        "original = engine._process_chunk\n"
+        "def checked(indices):\n"
+        "    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, repr(signal.getsignal(signal.SIGTERM))\n"
+        "    return original(indices)\n"
+        "checked.__qualname__ = checked.__name__ = '_process_chunk'\n"
+        "checked.__module__ = engine.__name__\n"
+        "engine._process_chunk = checked\n"
+        "generate(Path(sys.argv[1]), members=60, start=date(2025, 12, 1), days=5, seed=3, progress=False)\n"
+    )
+    env = {**os.environ, "ACA_GENERATOR_WORKERS": "2"}
+    log = tmp_path / "generate.log"
+    with log.open("w") as out:  # its own session: a hung pool is killed whole
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "landing")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            returncode = process.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert returncode == 0, log.read_text()[-2000:]
+    assert list((tmp_path / "landing").rglob("claims_*.csv"))
