@@ -120,7 +120,7 @@ def test_compose_services_load_the_landing_files_as_the_loader(
                 180,
                 "the webserver",
             )
-            ui = DagsterDev(ui_port, log_path)
+            ui = DagsterDev(ui_port, log_path, demo_landing)
 
             def sensor_runs() -> list[dict]:
                 return [

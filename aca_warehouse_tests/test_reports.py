@@ -66,15 +66,19 @@ def test_demo_run_attaches_every_chart_to_the_last_partition_only(loaded_duckdb_
             assert not [key for key in metadata if key.startswith("chart_")], partition
 
 
-def reports_dir_of(loaded_demo) -> Path:  # noqa: ANN001
-    """Where the fixture's run wrote its charts (the reports asset records its index)."""
-    _, result = loaded_demo
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "reports"][-1:]
-    return Path(event.materialization.metadata["reports_index"].value).parent
+@pytest.fixture(scope="module")
+def demo_reports(loaded_duckdb_demo, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """The charts of the demo warehouse in a folder of their own, drawn as the reports asset draws them
+    (a shared folder is overwritten by any other run in the same worker)."""
+    warehouse, _ = loaded_duckdb_demo
+    out = tmp_path_factory.mktemp("demo_reports")
+    with warehouse.connect() as conn:
+        render_reports(conn, out, source=warehouse.description)
+    return out
 
 
-def test_reports_folder_has_each_chart_its_data_and_an_index(loaded_duckdb_demo) -> None:  # noqa: ANN001
-    out = reports_dir_of(loaded_duckdb_demo)
+def test_reports_folder_has_each_chart_its_data_and_an_index(demo_reports: Path) -> None:
+    out = demo_reports
     index = (out / "index.html").read_text()
     manifest = json.loads((out / "charts.json").read_text())
     assert manifest["as_of_date"] == LAST_DAY
@@ -89,9 +93,9 @@ def test_reports_folder_has_each_chart_its_data_and_an_index(loaded_duckdb_demo)
     assert "<script" not in index  # a static page that opens from disk
 
 
-def test_chart_data_matches_the_marts(loaded_duckdb_demo) -> None:  # noqa: ANN001
+def test_chart_data_matches_the_marts(loaded_duckdb_demo, demo_reports: Path) -> None:  # noqa: ANN001
     warehouse, _ = loaded_duckdb_demo
-    out = reports_dir_of(loaded_duckdb_demo)
+    out = demo_reports
     with warehouse.connect() as conn:
         plan_months = conn.fetchall(
             "select month, metal_tier, member_months, claims_paid, premium_earned from marts.plan_month "

@@ -255,9 +255,9 @@ def run_generation(
     results: dict[int, tuple[dict, bool]] = {}
     try:
         if len(chunks) > 1:
-            import multiprocessing as mp
+            from aca_warehouse.generator.workers import fork_pool
 
-            with mp.get_context("fork").Pool(len(chunks), initializer=_default_stop_signals) as pool:
+            with fork_pool(len(chunks)) as pool:
                 for part in pool.imap_unordered(_process_chunk, chunks, chunksize=1):
                     results.update(part)
                     bar.update(len(part))
@@ -389,16 +389,6 @@ def _chunks(n_records: list[int], workers: int) -> list[list[int]]:
     if current:
         chunks.append(current)
     return chunks
-
-
-def _default_stop_signals() -> None:
-    """In a forked worker: SIGTERM and SIGINT stop it again. A worker inherits its parent's Python
-    signal handlers (a process that ran Dagster has its own for SIGTERM); under one that does not
-    exit, the pool's terminate() could not stop an idle worker and the generator hung (seen in CI)."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _process_chunk(indices: list[int]) -> dict[int, tuple[dict, bool]]:

@@ -307,9 +307,9 @@ class World:
         _CLAIMS_JOB = (sim, self.segments, first, last)
         try:
             if workers > 1 and len(months) > 1:
-                import multiprocessing as mp
+                from aca_warehouse.generator.workers import fork_pool
 
-                with mp.get_context("fork").Pool(workers) as pool:
+                with fork_pool(workers) as pool:
                     parts = pool.map(_claims_month, months, chunksize=1)
             else:
                 parts = [_claims_month(m) for m in months]
