@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, Definitions, RunRequest
+from dagster import DagsterInstance, Definitions, RunRequest, build_sensor_context
 
-from aca_warehouse.resources import WarehouseResource
+from aca_warehouse.resources import LandingDirResource, WarehouseResource
 
 MARTS_CONTRACT_TABLES = (
     "plan_month",
@@ -96,3 +96,17 @@ def table_rows(warehouse: WarehouseResource, table: str) -> list[tuple]:
 
 def marts_snapshot(warehouse: WarehouseResource) -> dict[str, list[tuple]]:
     return {t: table_rows(warehouse, f"marts.{t}") for t in MARTS_CONTRACT_TABLES}
+
+
+def landing_sensor_tick(
+    defs: Definitions, instance: DagsterInstance, landing: Path, cursor: str | None
+) -> Any:
+    """One evaluation of the landing sensor over `landing`, against a real Dagster instance."""
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
+    context = build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
+    )
+    return sensor(context)

@@ -9,13 +9,20 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 
 from aca_warehouse.assets.dbt import PARTIAL_PARSE_FILE, parse_cache_dir
-from aca_warehouse.resources import LandingDirResource
 
 from .conftest import DEMO_START
-from .pipeline import copy_landing, definitions_for, marts_snapshot, run_range, run_request, table_rows
+from .pipeline import (
+    copy_landing,
+    definitions_for,
+    landing_sensor_tick,
+    marts_snapshot,
+    run_range,
+    run_request,
+    table_rows,
+)
 
 pytestmark = pytest.mark.duckdb
 
@@ -27,17 +34,6 @@ def _age_files(root: Path, seconds: float = 120) -> None:
     past = time.time() - seconds
     for path in root.rglob("*.*"):
         os.utime(path, (past, past))
-
-
-def _tick(defs, instance: DagsterInstance, landing: Path, cursor: str | None):  # noqa: ANN001, ANN202
-    sensor = defs.resolve_sensor_def("landing_files_sensor")
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        definitions=defs,
-        resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
-    )
-    return sensor(context)
 
 
 def _claims_paid_by_month(warehouse) -> dict:  # noqa: ANN001
@@ -61,7 +57,7 @@ def test_sensor_loads_new_corrected_and_late_files(
     with DagsterInstance.ephemeral() as instance:
         # History loaded through the sensor's first tick: files for ten load dates at once are a
         # catch-up, requested as ONE range run over those dates (not ten runs).
-        first_tick = _tick(defs, instance, landing, None)
+        first_tick = landing_sensor_tick(defs, instance, landing, None)
         assert len(first_tick.run_requests) == 1
         catch_up = first_tick.run_requests[0]
         assert catch_up.partition_key is None
@@ -84,7 +80,7 @@ def test_sensor_loads_new_corrected_and_late_files(
         new_day = initial_last + timedelta(days=1)
         copy_landing(demo_landing, landing, until=new_day, skip=[late_claims])
         _age_files(landing)
-        tick = _tick(defs, instance, landing, cursor)
+        tick = landing_sensor_tick(defs, instance, landing, cursor)
         assert [r.partition_key for r in tick.run_requests] == [new_day.isoformat()]
         result = run_request(defs, instance, tick.run_requests[0])
         assert result.success
@@ -102,7 +98,7 @@ def test_sensor_loads_new_corrected_and_late_files(
         new_claims = landing / f"claims_system/claims/claims_{new_day.isoformat()}.csv"
         new_claims.write_bytes(new_claims.read_bytes())
         _age_files(landing)
-        tick = _tick(defs, instance, landing, cursor)
+        tick = landing_sensor_tick(defs, instance, landing, cursor)
         assert tick.run_requests == [] or not tick.run_requests
         cursor = tick.cursor
 
@@ -110,7 +106,7 @@ def test_sensor_loads_new_corrected_and_late_files(
         lines = new_claims.read_text().splitlines(keepends=True)
         new_claims.write_text("".join(lines[:-1]))
         _age_files(landing)
-        tick = _tick(defs, instance, landing, cursor)
+        tick = landing_sensor_tick(defs, instance, landing, cursor)
         assert [r.partition_key for r in tick.run_requests] == [new_day.isoformat()]
         assert run_request(defs, instance, tick.run_requests[0]).success
         cursor = tick.cursor
@@ -121,7 +117,7 @@ def test_sensor_loads_new_corrected_and_late_files(
         # 4. A late file for an older day -> a run for that day, and its months are corrected.
         copy_landing(demo_landing, landing, until=late_day)
         _age_files(landing)
-        tick = _tick(defs, instance, landing, cursor)
+        tick = landing_sensor_tick(defs, instance, landing, cursor)
         assert [r.partition_key for r in tick.run_requests] == [late_day.isoformat()]
         assert run_request(defs, instance, tick.run_requests[0]).success
 
@@ -148,11 +144,11 @@ def test_range_run_equals_day_by_day_runs(tmp_path: Path, demo_landing: Path, ma
         # The sensor starting afterwards (no cursor yet, as after `make run` -> `make ui`) learns
         # from the load audit that these files are loaded: no runs. A file it has not seen is.
         _age_files(landing)
-        tick = _tick(one_run_defs, instance, landing, None)
+        tick = landing_sensor_tick(one_run_defs, instance, landing, None)
         assert not tick.run_requests
         copy_landing(demo_landing, landing, until=last + timedelta(days=1))
         _age_files(landing)
-        tick = _tick(one_run_defs, instance, landing, tick.cursor)
+        tick = landing_sensor_tick(one_run_defs, instance, landing, tick.cursor)
         assert [r.partition_key for r in tick.run_requests] == [(last + timedelta(days=1)).isoformat()]
         shutil.rmtree(landing)
         copy_landing(demo_landing, landing, until=last)

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 
-from aca_warehouse.resources import LandingDirResource
+from aca_warehouse_tests.pipeline import landing_sensor_tick
 
 pytestmark = pytest.mark.unit
 
@@ -38,17 +38,6 @@ def instance():  # noqa: ANN201
         yield instance
 
 
-def _evaluate(defs, landing: Path, cursor: str | None, instance: DagsterInstance):  # noqa: ANN001, ANN202
-    sensor = defs.resolve_sensor_def("landing_files_sensor")
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        definitions=defs,
-        resources={**defs.resources, "landing": LandingDirResource(landing_dir=str(landing))},
-    )
-    return sensor(context)
-
-
 def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
     tmp_path: Path, instance: DagsterInstance
 ) -> None:
@@ -60,7 +49,7 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
     _write(tmp_path, "claims_system/claims/claims_2025-11-04.csv.part", header)  # partial upload
     _write(tmp_path, "claims_system/claims/claims_2025-11-05.csv", header, age_seconds=0)  # still growing
 
-    result = _evaluate(defs, tmp_path, None, instance)
+    result = landing_sensor_tick(defs, instance, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["2025-11-03"]
     request = result.run_requests[0]
     selected = {k.to_user_string() for k in request.asset_selection}
@@ -73,7 +62,7 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
 
     # The same bytes written again (new mtime) request nothing, and the tick says what it saw.
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n", age_seconds=1800)
-    again = _evaluate(defs, tmp_path, result.cursor, instance)
+    again = landing_sensor_tick(defs, instance, tmp_path, result.cursor)
     assert not again.run_requests
     assert again.skip_reason.skip_message.startswith(
         "no new or changed files (2 known); 1 still being written"
@@ -81,7 +70,7 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
 
     # A corrected file requests a new run for the same date, with a different run key.
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,2\n", age_seconds=900)
-    corrected = _evaluate(defs, tmp_path, again.cursor, instance)
+    corrected = landing_sensor_tick(defs, instance, tmp_path, again.cursor)
     assert [r.partition_key for r in corrected.run_requests] == ["2025-11-03"]
     assert corrected.run_requests[0].run_key != request.run_key
     assert {k.to_user_string() for k in corrected.run_requests[0].asset_selection} >= {"landing/claims"}
@@ -99,7 +88,7 @@ def test_files_for_many_dates_at_once_are_one_catch_up_range_run(
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + f"C{day},1\n")
     _write(tmp_path, f"exchange/members/members_{days[1]}.csv", "member_id\nM1\n")
 
-    result = _evaluate(defs, tmp_path, None, instance)
+    result = landing_sensor_tick(defs, instance, tmp_path, None)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     assert request.partition_key is None
@@ -112,11 +101,11 @@ def test_files_for_many_dates_at_once_are_one_catch_up_range_run(
         f"{len(days) + 1} new or changed files for {days[0]}..{days[-1]}: one range run requested (catch-up)"
     )
     # Evaluated again from scratch, the same files give the same run key (Dagster dedupes on it).
-    assert _evaluate(defs, tmp_path, None, instance).run_requests[0].run_key == request.run_key
+    assert landing_sensor_tick(defs, instance, tmp_path, None).run_requests[0].run_key == request.run_key
 
     # Afterwards, one new day is an ordinary run for its partition.
     _write(tmp_path, "claims_system/claims/claims_2025-11-20.csv", header + "C9,1\n")
-    next_tick = _evaluate(defs, tmp_path, result.cursor, instance)
+    next_tick = landing_sensor_tick(defs, instance, tmp_path, result.cursor)
     assert [r.partition_key for r in next_tick.run_requests] == ["2025-11-20"]
     assert (
         requested_message(next_tick.run_requests) == "1 new or changed file for 2025-11-20: one run requested"
@@ -129,7 +118,7 @@ def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path, instance: Dag
     header = "claim_id,line_number\n"
     for day in ("2025-10-01", "2025-11-03"):  # a late file for an old day and today's file
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + "C1,1\n")
-    result = _evaluate(defs, tmp_path, None, instance)
+    result = landing_sensor_tick(defs, instance, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["2025-10-01", "2025-11-03"]
 
 
@@ -164,17 +153,19 @@ def test_the_state_behind_the_cursor_is_kept_once_and_an_old_json_cursor_still_r
 
     header = "claim_id,line_number\n"
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n")
-    first = _evaluate(defs, tmp_path, None, instance)
+    first = landing_sensor_tick(defs, instance, tmp_path, None)
     _write(tmp_path, "claims_system/claims/claims_2025-11-04.csv", header + "C2,1\n")
-    second = _evaluate(defs, tmp_path, first.cursor, instance)
+    second = landing_sensor_tick(defs, instance, tmp_path, first.cursor)
     assert [r.partition_key for r in second.run_requests] == ["2025-11-04"]
     assert stored(first.cursor) and stored(second.cursor)
-    third = _evaluate(defs, tmp_path, second.cursor, instance)  # nothing new: same state, same cursor
+    third = landing_sensor_tick(
+        defs, instance, tmp_path, second.cursor
+    )  # nothing new: same state, same cursor
     assert not third.run_requests and third.cursor == second.cursor
     assert stored(first.cursor) == "" and json.loads(stored(second.cursor))["files"]
 
     state = json.loads(json.loads(stored(second.cursor))["files"])
     legacy = json.dumps({"files": state})
-    upgraded = _evaluate(defs, tmp_path, legacy, instance)
+    upgraded = landing_sensor_tick(defs, instance, tmp_path, legacy)
     assert not upgraded.run_requests
     assert upgraded.cursor == second.cursor
