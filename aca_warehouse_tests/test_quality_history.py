@@ -1,4 +1,5 @@
-"""The quality asset copies the staging checks' per-partition results into the warehouse by load date."""
+"""The quality asset copies the staging checks' per-partition results into the warehouse, and the dbt
+data-quality models keep them by load date (history and KPI mart)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from aca_warehouse.assets.quality import CHECK_RESULTS_TABLE, KPI_TABLE, build_quality_asset
+from aca_warehouse.assets.quality import (
+    CHECK_RESULTS_TABLE,
+    KPI_TABLE,
+    build_quality_asset,
+    data_quality_models,
+)
 from aca_warehouse.assets.staging import build_staging_asset
 from aca_warehouse.checks.staging import CHECK_NAMES
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
+from aca_warehouse.resources.dbt import dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
 from aca_warehouse_tests.test_staging_assets import (
@@ -37,10 +44,14 @@ def test_per_partition_check_results_land_on_their_load_date(
     warehouse = make_warehouse("duckdb")
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [staging, quality],
+            [staging, quality, data_quality_models],
             instance=instance,
             tags=range_tags(RANGE_DAYS[0].isoformat(), RANGE_DAYS[-1].isoformat()),
-            resources={"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(root))},
+            resources={
+                "warehouse": warehouse,
+                "landing": LandingDirResource(landing_dir=str(root)),
+                "dbt": dbt_resource(),
+            },
         )
     assert result.success  # the defect-rate warning does not stop the quality asset downstream
     with warehouse.connect() as conn:
