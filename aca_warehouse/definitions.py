@@ -21,7 +21,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
 from aca_warehouse.assets.landing import landing_assets  # noqa: E402
-from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
+from aca_warehouse.assets.quality import build_quality_asset, data_quality_models  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import load_audit_spec, staging_assets  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
@@ -42,11 +42,14 @@ def build_definitions() -> Definitions:
     settings = load_settings()
     member_key_secret()
     layers = [*landing_assets, *staging_assets, *dbt_assets_list]
-    # The quality history runs last in every run: downstream of every other asset.
+    # The check results are copied last in every run (downstream of every other asset), then dbt builds
+    # the data-quality history and KPI mart from them (assets/quality.py).
     quality = build_quality_asset([key for a in layers for key in a.keys])
-    # Charts of the marts and of data quality, after the quality history (aca_warehouse/reports/).
-    reports = build_reports_asset([*(key for a in layers for key in a.keys), *quality.keys])
-    assets = [*layers, quality, reports]
+    # Charts of the marts and of data quality, after the quality models (aca_warehouse/reports/).
+    reports = build_reports_asset(
+        [*(key for a in layers for key in a.keys), *quality.keys, *data_quality_models.keys]
+    )
+    assets = [*layers, quality, data_quality_models, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
     # warehouse built from staging (dbt's staging views to marts, quality, reports) - not only the models downstream of that
     # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed

@@ -50,6 +50,7 @@ def dbt_build(
 
     manifest_path = ensure_dbt_manifest()  # before the dbt assets read it
     from aca_warehouse.assets.dbt import dbt_assets_list, dbt_resource
+    from aca_warehouse.assets.quality import build_quality_asset, data_quality_models
     from aca_warehouse.resources.landing import LandingDirResource
 
     landing: Path = tmp_path_factory.mktemp("ui_dbt_landing")
@@ -57,8 +58,10 @@ def dbt_build(
     warehouse = make_warehouse(request.param)
     stage(warehouse, landing, FIRST_LOAD, LAST_LOAD)
     began = time.monotonic()
+    # every dbt model: the main dbt asset, then the check-results copy and the data-quality models
+    quality = build_quality_asset([key for a in dbt_assets_list for key in a.keys])
     result = materialize(
-        dbt_assets_list,
+        [*dbt_assets_list, quality, data_quality_models],
         resources={
             "dbt": dbt_resource(),
             "warehouse": warehouse,
@@ -77,6 +80,16 @@ def model_nodes(manifest: dict[str, Any], layers: tuple[str, ...] | None = None)
         for n in manifest["nodes"].values()
         if n["resource_type"] == "model" and (layers is None or n["fqn"][1] in layers)
     ]
+
+
+DBT_NODES = ("aca_dbt_models", "data_quality_models")  # the two dbt assets (assets/dbt.py, assets/quality.py)
+
+
+def dbt_asset_definitions() -> list[Any]:
+    from aca_warehouse.assets.dbt import aca_dbt_models
+    from aca_warehouse.assets.quality import data_quality_models
+
+    return [aca_dbt_models, data_quality_models]
 
 
 def asset_key_of(node: dict[str, Any]) -> AssetKey:
@@ -102,16 +115,18 @@ def test_the_build_succeeds_with_code_references_and_no_project_metadata(dbt_bui
     """Code references are on, and the project is kept out of the metadata: the build still runs
     (dagster-dbt reads the project back during a build; the translator supplies it)."""
     assert dbt_build.result.success
-    from aca_warehouse.assets.dbt import aca_dbt_models
-
-    for key, metadata in aca_dbt_models.metadata_by_key.items():
-        assert "dagster_dbt/project" not in metadata, key
+    for definition in dbt_asset_definitions():
+        for key, metadata in definition.metadata_by_key.items():
+            assert "dagster_dbt/project" not in metadata, key
     print(f"dbt build with row counts: {dbt_build.seconds:.1f} s")
 
 
 def test_row_count_on_every_table_model_equals_the_table(dbt_build: DbtBuild) -> None:
     counts: dict[AssetKey, int] = {}
-    for materialization in dbt_build.result.asset_materializations_for_node("aca_dbt_models"):
+    materializations = [
+        m for node in DBT_NODES for m in dbt_build.result.asset_materializations_for_node(node)
+    ]
+    for materialization in materializations:
         value = materialization.metadata.get("dagster/row_count")
         if value is not None:
             counts[materialization.asset_key] = value.value
@@ -136,8 +151,7 @@ def test_every_column_of_every_dbt_model_is_documented_and_typed(dbt_build: DbtB
     """The built tables' columns are exactly the ones the manifest documents, in order, each with a
     description and its type; and the assets' column schema (what the UI shows) is that list. A
     column added to a model without YAML fails here."""
-    from aca_warehouse.assets.dbt import aca_dbt_models
-
+    metadata_by_key = {k: v for a in dbt_asset_definitions() for k, v in a.metadata_by_key.items()}
     nodes = [
         n
         for n in model_nodes(dbt_build.manifest, DOCUMENTED_LAYERS)
@@ -168,7 +182,7 @@ def test_every_column_of_every_dbt_model_is_documented_and_typed(dbt_build: DbtB
                 problems.append(f"{node['name']}.{name}: no data_type")
             elif dbt_build.kind == "duckdb" and kind != built_kind:  # the types documented are DuckDB's
                 problems.append(f"{node['name']}.{name}: documented type {kind!r}, built {built_kind!r}")
-        schema = raw_value(aca_dbt_models.metadata_by_key[asset_key_of(node)]["dagster/column_schema"])
+        schema = raw_value(metadata_by_key[asset_key_of(node)]["dagster/column_schema"])
         shown = [
             (c.name, (c.type or "").lower().replace(" ", ""), (c.description or "").strip())
             for c in schema.columns
@@ -224,9 +238,7 @@ def test_no_unserializable_metadata_is_shown(dbt_build: DbtBuild) -> None:
 
 
 def test_every_dbt_check_has_a_description(dbt_build: DbtBuild) -> None:
-    from aca_warehouse.assets.dbt import aca_dbt_models
-
-    specs = {spec.key: spec for spec in aca_dbt_models.check_specs}
+    specs = {spec.key: spec for a in dbt_asset_definitions() for spec in a.check_specs}
     assert len(specs) == sum(1 for n in dbt_build.manifest["nodes"].values() if n["resource_type"] == "test")
     for key, spec in specs.items():
         description = spec.description or ""

@@ -1,4 +1,5 @@
-"""The quality asset copies the staging checks' per-partition results into the warehouse by load date."""
+"""The quality asset copies the staging checks' per-partition results into the warehouse, and the dbt
+data-quality models keep them by load date (history and KPI mart)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
-from aca_warehouse.assets.quality import CHECK_RESULTS_TABLE, KPI_TABLE, build_quality_asset
+from aca_warehouse.assets.quality import (
+    CHECK_RESULTS_TABLE,
+    KPI_TABLE,
+    build_quality_asset,
+    data_quality_models,
+)
 from aca_warehouse.assets.staging import build_staging_asset
 from aca_warehouse.checks.staging import CHECK_NAMES
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
+from aca_warehouse.resources.dbt import dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
 from aca_warehouse_tests.test_staging_assets import (
@@ -35,18 +42,45 @@ def test_per_partition_check_results_land_on_their_load_date(
     staging = build_staging_asset(dictionary.feeds["claims"], dictionary)
     quality = build_quality_asset([AssetKey(["staging", "claims"])])
     warehouse = make_warehouse("duckdb")
+    resources = {
+        "warehouse": warehouse,
+        "landing": LandingDirResource(landing_dir=str(root)),
+        "dbt": dbt_resource(),
+    }
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [staging, quality],
+            [staging, quality, data_quality_models],
             instance=instance,
             tags=range_tags(RANGE_DAYS[0].isoformat(), RANGE_DAYS[-1].isoformat()),
-            resources={"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(root))},
+            resources=resources,
         )
-    assert result.success  # the defect-rate warning does not stop the quality asset downstream
+        assert result.success  # the defect-rate warning does not stop the quality asset downstream
+        # The data-quality models' own dbt tests run after the copy: the next run's copy adds them
+        # (the first run was copied before it ended), without counting the first run's other results twice.
+        quality_model_checks = [
+            e for e in result.get_asset_check_evaluations() if e.asset_key in data_quality_models.keys
+        ]
+        assert quality_model_checks
+        with warehouse.connect() as conn:
+            first_copy = conn.scalar(
+                f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
+            )
+        assert first_copy == len(result.get_asset_check_evaluations()) - len(quality_model_checks)
+        again = materialize(
+            [quality, data_quality_models], instance=instance, partition_key=RANGE_DAYS[-1].isoformat(),
+            resources=resources,
+        )  # fmt: skip
+        assert again.success
+    with warehouse.connect() as conn:
+        topped_up = conn.scalar(
+            f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
+        )
+    assert topped_up == len(result.get_asset_check_evaluations())
     with warehouse.connect() as conn:
         rows = conn.fetchall(
             f"select check_name, partition_start, partition_end, passed, severity, status, metric_value, "
-            f"metadata_json from {CHECK_RESULTS_TABLE} where asset_key = 'staging/claims'"
+            f"metadata_json from {CHECK_RESULTS_TABLE} where asset_key = 'staging/claims' and run_id = %s",
+            [result.run_id],
         )
         kpis = {
             str(d): (evaluated, not_passed)

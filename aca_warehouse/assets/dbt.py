@@ -369,22 +369,16 @@ def build_args(*, full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name="aca_dbt_models",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_BUILD_POOL,
-    dagster_dbt_translator=AcaDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True),
-        project=dbt_project,
-    ),
-)
-def aca_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+# The data-quality models (dbt tag `data_quality`: core.fct_data_quality, marts.data_quality_kpis and
+# their staging views) are built from the check results of the whole run, so they run after every
+# other asset, in a dbt asset of their own downstream of the quality asset (assets/quality.py).
+DATA_QUALITY_MODELS = "tag:data_quality"
+
+
+def run_dbt_build(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, *, full_refresh: bool
 ) -> Iterator[Any]:
-    """One `dbt build`: every model brought up to date with what staging changed since the last build."""
+    """One `dbt build` of the calling `@dbt_assets`' selection, its events yielded when dbt exits."""
     context.log.info(f"dbt build on {warehouse.description}")
     if warehouse.kind == "duckdb":  # wait for (or name) a run holding the file, rather than fail every node
         with warehouse.connect():
@@ -396,9 +390,7 @@ def aca_dbt_models(
     restore_parse_state(cache, scratch)
     try:
         with dbt_subprocess_env(warehouse):  # the dbt subprocess starts inside cli()
-            invocation = dbt.cli(
-                build_args(full_refresh=config.full_refresh), context=context, target_path=scratch
-            )
+            invocation = dbt.cli(build_args(full_refresh=full_refresh), context=context, target_path=scratch)
         # The events are held until dbt exits, then yielded with the tables' row counts (see
         # with_row_counts): the UI shows a build's materializations when the build ends.
         events: list[Any] = []
@@ -419,13 +411,39 @@ def aca_dbt_models(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def aca_translator() -> AcaDbtTranslator:
+    return AcaDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True),
+        project=dbt_project,
+    )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    name="aca_dbt_models",
+    exclude=DATA_QUALITY_MODELS,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool=WAREHOUSE_BUILD_POOL,
+    dagster_dbt_translator=aca_translator(),
+)
+def aca_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    """One `dbt build`: every model brought up to date with what staging changed since the last build."""
+    yield from run_dbt_build(context, dbt, warehouse, full_refresh=config.full_refresh)
+
+
 dbt_assets_list: list = [aca_dbt_models]
 
 __all__ = [
+    "DATA_QUALITY_MODELS",
     "AcaDbtTranslator",
     "DbtBuildConfig",
     "aca_dbt_models",
     "dbt_assets_list",
     "dbt_project",
     "dbt_resource",
+    "run_dbt_build",
 ]

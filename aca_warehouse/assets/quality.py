@@ -1,7 +1,19 @@
-"""Data-quality history: every asset-check result and load-audit row kept as warehouse tables, plus KPIs."""
+"""Data quality: Dagster's asset-check results copied into the warehouse, and the dbt models built on them.
+
+Two assets, so that the Dagster UI shows each table with the step that writes it:
+- `quality/data_quality` (Python, after every other asset of a run) copies the check results of this
+  run, and of earlier runs against the same warehouse, into `staging.check_results`: the only table
+  Python writes here, because the results live in Dagster's event log;
+- `data_quality_models` (dbt, tag `data_quality`, downstream of the copy through the dbt source
+  `staging.check_results`) builds `core.fct_data_quality` (the history, incremental) and
+  `marts.data_quality_kpis` (per feed and load date, from the load audit and the history).
+The data-quality models cannot be part of the main dbt asset: they follow the copy, which follows
+every other asset (the main dbt build included), and one step cannot be both upstream and
+downstream of another.
+"""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +30,19 @@ from dagster import (
     TableMetadataValue,
     asset,
 )
+from dagster_dbt import DbtCliResource, dbt_assets
 
+from aca_warehouse.assets.dbt import DATA_QUALITY_MODELS, aca_translator, dbt_project, run_dbt_build
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
+# Written by the quality asset, read by dbt as the source staging.check_results.
+COPIED_RESULTS_TABLE = "staging.check_results"
+# Written by dbt only (models/core/fct_data_quality.sql, models/marts/data_quality_kpis.sql).
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
-CHECK_RESULT_COLUMNS = (
+KPI_TABLE = "marts.data_quality_kpis"
+COPIED_RESULT_COLUMNS = (
     "run_id text not null",
     "asset_key text not null",
     "check_name text not null",
@@ -37,6 +55,7 @@ CHECK_RESULT_COLUMNS = (
     "threshold double precision",
     "metadata_json text",
     "evaluated_at timestamp with time zone not null",
+    "copied_at timestamp with time zone not null",
 )
 RECENT_RUNS = 200
 _METRIC_KEYS = ("metric_value", "value", "rows", "count", "failed_rows", "defect_rate", "rate")
@@ -119,105 +138,58 @@ def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> 
 
 
 def runs_to_collect(
-    instance: DagsterInstance, current_run_id: str, stored: set[str], warehouse_identity: str
+    instance: DagsterInstance,
+    current_run_id: str,
+    copied: Mapping[str, datetime],
+    warehouse_identity: str,
 ) -> list[str]:
-    """The current run and recent runs against THIS warehouse whose results are not stored yet (e.g.
-    failed runs). Runs are told apart by the warehouse tag every run using the warehouse carries
-    (WarehouseResource.setup_for_execution): several warehouses may share one Dagster home, and a run
-    against another warehouse (or one launched before the tag existed) is never collected here."""
-    runs = instance.get_run_records(
+    """The current run, and recent runs against THIS warehouse whose results are not all copied: runs
+    never copied (e.g. failed before this step), and runs copied before they ended (checks evaluated
+    after their copy, such as the tests of the data-quality models themselves, are added then).
+    `copied` maps a run to the time its results were last copied. Runs are told apart by the
+    warehouse tag every run using the warehouse carries (WarehouseResource.setup_for_execution):
+    several warehouses may share one Dagster home, and a run against another warehouse (or one
+    launched before the tag existed) is never collected here."""
+    records = instance.get_run_records(
         filters=RunsFilter(tags={WAREHOUSE_RUN_TAG: warehouse_identity}), limit=RECENT_RUNS
     )
-    recent = [r.dagster_run.run_id for r in runs]
-    pending = [run_id for run_id in reversed(recent) if run_id not in stored and run_id != current_run_id]
+    pending = []
+    for record in reversed(records):  # oldest first
+        run_id = record.dagster_run.run_id
+        if run_id == current_run_id:
+            continue
+        copied_at = copied.get(run_id)
+        ended = record.end_time  # seconds since the epoch; None while the run is going on
+        if copied_at is None or (ended is not None and copied_at.timestamp() < ended):
+            pending.append(run_id)
     return [*pending, current_run_id]
 
 
-def store_check_results(conn: WarehouseConnection, rows: list[tuple]) -> None:
-    placeholders = ", ".join(["%s"] * len(CHECK_RESULT_COLUMNS))
-    for row in rows:
-        conn.execute(f"insert into {CHECK_RESULTS_TABLE} values ({placeholders})", list(row))
+def ensure_copied_results_table(conn: WarehouseConnection) -> None:
+    conn.execute("create schema if not exists staging")
+    conn.execute(f"create table if not exists {COPIED_RESULTS_TABLE} ({', '.join(COPIED_RESULT_COLUMNS)})")
 
 
-def ensure_check_results_table(conn: WarehouseConnection) -> None:
-    conn.execute(f"create table if not exists {CHECK_RESULTS_TABLE} ({', '.join(CHECK_RESULT_COLUMNS)})")
+def copied_runs(conn: WarehouseConnection) -> dict[str, datetime]:
+    """Run id -> when its results were last copied."""
+    rows = conn.fetchall(f"select run_id, max(copied_at) from {COPIED_RESULTS_TABLE} group by run_id")
+    return {run_id: at if at.tzinfo is not None else at.replace(tzinfo=UTC) for run_id, at in rows}
 
 
-KPI_TABLE = "marts.data_quality_kpis"
-# One row per feed and load date, from the latest successful load of that partition.
-KPI_SQL = f"""
-create table {KPI_TABLE} as
-with loads as (
-    select
-        feed,
-        load_date,
-        rows_read,
-        rows_staged,
-        rows_quarantined,
-        duration_seconds,
-        finished_at,
-        row_number() over (partition by feed, load_date order by finished_at desc, load_id desc) as recency
-    from staging.load_audit
-    where status in ('loaded', 'unchanged')
-),
-latest as (
-    select * from loads where recency = 1
-),
-newest_per_feed as (
-    select feed, max(load_date) as newest_load_date from latest group by feed
-),
-as_of as (
-    select max(load_date) as as_of_date from latest
-),
-checks as (
-    select
-        split_part(asset_key, '/', 2) as feed,
-        cast(partition_start as date) as load_date,
-        count(*) as checks_evaluated,
-        sum(case when passed then 0 else 1 end) as checks_not_passed
-    from {CHECK_RESULTS_TABLE}
-    where asset_key like 'staging/%%' and partition_start = partition_end
-    group by 1, 2
-),
-final as (
-    select
-        latest.feed,
-        latest.load_date,
-        latest.rows_read,
-        latest.rows_staged,
-        latest.rows_quarantined,
-        case when latest.rows_read > 0
-            then cast(latest.rows_staged as double precision) / latest.rows_read end as completeness,
-        case when latest.rows_read > 0
-            then cast(latest.rows_quarantined as double precision) / latest.rows_read end as quarantine_rate,
-        latest.rows_read = latest.rows_staged + latest.rows_quarantined as is_reconciled,
-        latest.duration_seconds as load_duration_seconds,
-        newest_per_feed.newest_load_date,
-        as_of.as_of_date - newest_per_feed.newest_load_date as feed_lag_days,
-        checks.checks_evaluated,
-        checks.checks_not_passed,
-        latest.finished_at as loaded_at
-    from latest
-    inner join newest_per_feed on latest.feed = newest_per_feed.feed
-    cross join as_of
-    left join checks on latest.feed = checks.feed and latest.load_date = checks.load_date
-)
-select * from final
-"""
-
-
-def refresh_kpis(conn: WarehouseConnection) -> int:
-    """Rebuild the KPI mart (small: one row per feed and load date)."""
-    if not conn.table_exists("staging", "load_audit"):
-        return 0
+def copy_check_results(conn: WarehouseConnection, run_ids: Sequence[str], rows: list[tuple]) -> None:
+    """Replace the copied results of `run_ids` with `rows` (one transaction, one copy time)."""
+    copied_at = datetime.now(UTC)
+    placeholders = ", ".join(["%s"] * len(COPIED_RESULT_COLUMNS))
     with conn.transaction():
-        conn.execute(f"drop table if exists {KPI_TABLE}")
-        conn.execute(KPI_SQL.replace("%%", "%"))
-    return int(conn.scalar(f"select count(*) from {KPI_TABLE}"))
+        for run_id in run_ids:
+            conn.execute(f"delete from {COPIED_RESULTS_TABLE} where run_id = %s", [run_id])
+        for row in rows:
+            conn.execute(f"insert into {COPIED_RESULTS_TABLE} values ({placeholders})", [*row, copied_at])
 
 
 def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
-    """The asset that appends new check results to the warehouse after every load."""
+    """The asset that copies new check results into the warehouse after every load (`upstream`: every
+    asset of the code location but the data-quality models and what follows them)."""
 
     @asset(
         key=AssetKey(["quality", "data_quality"]),
@@ -225,45 +197,61 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         deps=list(upstream),
         # Partitioned like everything it follows, so a range run or a UI backfill of a range stays
         # one run through every layer (an unpartitioned asset would get a run of its own afterwards).
-        # A partition here means: the check results of the runs over those load dates are stored.
+        # A partition here means: the check results of the runs over those load dates are copied.
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_BUILD_POOL,
         description=(
-            f"History of every asset-check result (asset, check, partition: a staging check's load date or "
-            f"a dbt test's run window, passed, severity, "
-            f"metric value, threshold, time) copied from Dagster's event log into `{CHECK_RESULTS_TABLE}` "
-            "after each load: this run's results and those of earlier runs against the same warehouse not "
-            "stored yet (a run that failed on a blocking check included; runs against other warehouses "
-            f"sharing the Dagster home are left out); re-running is safe. Also rebuilds `{KPI_TABLE}`: per feed "
-            "and load date, completeness (staged / read), validity (quarantine rate), reconciliation, "
-            "freshness (days the feed's newest load lags the newest load of any feed), load duration and "
-            "the staging checks that did not pass."
+            "Copies every asset-check result (asset, check, partition: a staging check's load date or a "
+            "dbt test's run window, passed, severity, metric value, threshold, time) from Dagster's event "
+            f"log into `{COPIED_RESULTS_TABLE}` after each load: this run's results, and those of earlier "
+            "runs against the same warehouse not copied yet or copied before they ended (a run that failed "
+            "on a blocking check included; runs against other warehouses sharing the Dagster home are "
+            "left out); re-running is safe. The dbt models downstream build the history "
+            f"`{CHECK_RESULTS_TABLE}` and the KPI mart `{KPI_TABLE}` from it."
         ),
+        metadata={"dagster/table_name": COPIED_RESULTS_TABLE},
         kinds={"python"},
         owners=OWNERS,
         tags=layer_tags("quality"),
     )
     def data_quality(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:
-            ensure_check_results_table(conn)
-            stored = {r[0] for r in conn.fetchall(f"select distinct run_id from {CHECK_RESULTS_TABLE}")}
-            run_ids = runs_to_collect(context.instance, context.run.run_id, stored, warehouse.identity)
+            ensure_copied_results_table(conn)
+            copied = copied_runs(conn)
+            run_ids = runs_to_collect(context.instance, context.run.run_id, copied, warehouse.identity)
             rows = collect_check_results(context.instance, run_ids)
-            with conn.transaction():
-                conn.execute(f"delete from {CHECK_RESULTS_TABLE} where run_id = %s", [context.run.run_id])
-                store_check_results(conn, rows)
-            kpi_rows = refresh_kpis(conn)
-            total = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE}")
-            failed = conn.scalar(f"select count(*) from {CHECK_RESULTS_TABLE} where not passed")
-        context.log.info(f"stored {len(rows)} new check result(s); {total} in total, {failed} not passed")
+            copy_check_results(conn, run_ids, rows)
+            total = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE}")
+            failed = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE} where not passed")
+        context.log.info(
+            f"copied {len(rows)} check result(s) of {len(run_ids)} run(s); {total} in total, {failed} not passed"
+        )
         return MaterializeResult(
             metadata={
-                "new_results": len(rows),
+                "runs_copied": len(run_ids),
+                "results_copied": len(rows),
                 "total_results": total,
                 "not_passed": failed,
-                "kpi_rows": kpi_rows,
             }
         )
 
     return data_quality
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    name="data_quality_models",
+    select=DATA_QUALITY_MODELS,
+    # Partitioned like the copy it follows, so a range run stays one run.
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool=WAREHOUSE_BUILD_POOL,
+    dagster_dbt_translator=aca_translator(),
+)
+def data_quality_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """`dbt build` of the data-quality models: the check-result history (incremental) and the KPI mart."""
+    yield from run_dbt_build(context, dbt, warehouse, full_refresh=False)

@@ -28,8 +28,6 @@ from aca_warehouse.reports.charts import CHARTS
 from aca_warehouse.resources.warehouse import WarehouseResource
 
 REPORTS_ASSET_KEY = AssetKey(["reports", "charts"])
-# Tables written by a Python asset rather than a dbt model of the same name.
-TABLE_ASSETS = {"marts.data_quality_kpis": AssetKey(["quality", "data_quality"])}
 
 
 class ReportsConfig(Config):
@@ -39,7 +37,8 @@ class ReportsConfig(Config):
 
 
 def table_asset_key(table: str) -> AssetKey:
-    return TABLE_ASSETS.get(table, AssetKey(table.split(".")))
+    """The asset of a `schema.table` a chart reads: every one is a dbt model, keyed by schema."""
+    return AssetKey(table.split("."))
 
 
 def chart_markdown(chart: ChartFile) -> str:
