@@ -49,8 +49,9 @@ def dbt_build(
     import json
 
     manifest_path = ensure_dbt_manifest()  # before the dbt assets read it
-    from aca_warehouse.assets.dbt import dbt_assets_list, dbt_resource
+    from aca_warehouse.assets.dbt import dbt_resource
     from aca_warehouse.resources.landing import LandingDirResource
+    from aca_warehouse_tests.pipeline import dbt_models
 
     landing: Path = tmp_path_factory.mktemp("ui_dbt_landing")
     build_scenario().write(landing)
@@ -58,7 +59,7 @@ def dbt_build(
     stage(warehouse, landing, FIRST_LOAD, LAST_LOAD)
     began = time.monotonic()
     result = materialize(
-        dbt_assets_list,
+        [dbt_models()],
         resources={
             "dbt": dbt_resource(),
             "warehouse": warehouse,
@@ -102,7 +103,9 @@ def test_the_build_succeeds_with_code_references_and_no_project_metadata(dbt_bui
     """Code references are on, and the project is kept out of the metadata: the build still runs
     (dagster-dbt reads the project back during a build; the translator supplies it)."""
     assert dbt_build.result.success
-    from aca_warehouse.assets.dbt import aca_dbt_models
+    from aca_warehouse_tests.pipeline import dbt_models
+
+    aca_dbt_models = dbt_models()
 
     for key, metadata in aca_dbt_models.metadata_by_key.items():
         assert "dagster_dbt/project" not in metadata, key
@@ -136,7 +139,9 @@ def test_every_column_of_every_dbt_model_is_documented_and_typed(dbt_build: DbtB
     """The built tables' columns are exactly the ones the manifest documents, in order, each with a
     description and its type; and the assets' column schema (what the UI shows) is that list. A
     column added to a model without YAML fails here."""
-    from aca_warehouse.assets.dbt import aca_dbt_models
+    from aca_warehouse_tests.pipeline import dbt_models
+
+    aca_dbt_models = dbt_models()
 
     nodes = [
         n
@@ -224,7 +229,9 @@ def test_no_unserializable_metadata_is_shown(dbt_build: DbtBuild) -> None:
 
 
 def test_every_dbt_check_has_a_description(dbt_build: DbtBuild) -> None:
-    from aca_warehouse.assets.dbt import aca_dbt_models
+    from aca_warehouse_tests.pipeline import dbt_models
+
+    aca_dbt_models = dbt_models()
 
     specs = {spec.key: spec for spec in aca_dbt_models.check_specs}
     assert len(specs) == sum(1 for n in dbt_build.manifest["nodes"].values() if n["resource_type"] == "test")

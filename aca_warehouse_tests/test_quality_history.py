@@ -15,6 +15,7 @@ from aca_warehouse.checks.staging import CHECK_NAMES
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
+from aca_warehouse_tests.pipeline import partitions_for_tests
 from aca_warehouse_tests.test_staging_assets import (
     DEFECTIVE_DAY,
     PHI_MEMBER,
@@ -32,8 +33,8 @@ def test_per_partition_check_results_land_on_their_load_date(
     root = tmp_path / "landing"
     write_range_with_defects(root)
     dictionary = load_dictionary()
-    staging = build_staging_asset(dictionary.feeds["claims"], dictionary)
-    quality = build_quality_asset([AssetKey(["staging", "claims"])])
+    staging = build_staging_asset(dictionary.feeds["claims"], dictionary, partitions_for_tests())
+    quality = build_quality_asset([AssetKey(["staging", "claims"])], partitions_for_tests())
     warehouse = make_warehouse("duckdb")
     with DagsterInstance.ephemeral() as instance:
         result = materialize(

@@ -33,10 +33,11 @@ def landing(tmp_path: Path) -> Path:
 def _staging_and_quality_assets() -> tuple[object, object]:
     from aca_warehouse.assets.quality import build_quality_asset
     from aca_warehouse.assets.staging import build_staging_asset
+    from aca_warehouse_tests.pipeline import partitions_for_tests
 
     dictionary = load_dictionary()
-    staging = build_staging_asset(dictionary.feeds["providers"], dictionary)
-    return staging, build_quality_asset([AssetKey(["staging", "providers"])])
+    staging = build_staging_asset(dictionary.feeds["providers"], dictionary, partitions_for_tests())
+    return staging, build_quality_asset([AssetKey(["staging", "providers"])], partitions_for_tests())
 
 
 def test_the_quality_history_records_only_this_warehouses_runs(
@@ -101,12 +102,11 @@ def test_a_held_duckdb_file_says_another_run_holds_the_warehouse(held_warehouse:
 def test_dbt_on_a_held_duckdb_file_says_another_run_holds_the_warehouse(
     held_warehouse: WarehouseResource,
 ) -> None:
-    from aca_warehouse.assets.dbt import aca_dbt_models
     from aca_warehouse.resources.dbt import dbt_resource
+    from aca_warehouse_tests.pipeline import dbt_models
 
-    impatient = WarehouseResource(
-        kind="duckdb", duckdb_path=held_warehouse.duckdb_path, duckdb_lock_wait_seconds=0
-    )
+    aca_dbt_models = dbt_models()
+    impatient = held_warehouse.model_copy(update={"duckdb_lock_wait_seconds": 0})
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [aca_dbt_models], instance=instance, partition_key=PARTITION, raise_on_error=False,
@@ -125,9 +125,10 @@ def test_a_failed_dbt_build_keeps_its_log_masked_and_names_it(
     and the log is there, private, without the secret."""
     import os
 
-    from aca_warehouse.assets.dbt import aca_dbt_models
     from aca_warehouse.resources.dbt import dbt_resource
+    from aca_warehouse_tests.pipeline import dbt_models
 
+    aca_dbt_models = dbt_models()
     monkeypatch.setenv("DBT_FAIL_FAST", "true")  # stop at the first failed node: the test needs one
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     with DagsterInstance.ephemeral() as instance:

@@ -31,11 +31,13 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     Config,
     MetadataValue,
     Output,
+    PartitionsDefinition,
 )
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -49,7 +51,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.errors import DbtBuildError
-from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_error
 from aca_warehouse.scratch import DBT_SCRATCH_PREFIX, new_scratch_dir
@@ -369,19 +371,24 @@ def build_args(*, full_refresh: bool) -> list[str]:
     return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name="aca_dbt_models",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_BUILD_POOL,
-    dagster_dbt_translator=AcaDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True),
+def build_dbt_assets(partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    """The dbt models as one `@dbt_assets` definition, partitioned by `partitions_def` (the code
+    location's load-date partitions, built from the settings by `build_definitions`)."""
+    return dbt_assets(
+        manifest=dbt_project.manifest_path,
         project=dbt_project,
-    ),
-)
-def aca_dbt_models(
+        name="aca_dbt_models",
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_BUILD_POOL,
+        dagster_dbt_translator=AcaDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True),
+            project=dbt_project,
+        ),
+    )(_aca_dbt_models)
+
+
+def _aca_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     """One `dbt build`: every model brought up to date with what staging changed since the last build."""
@@ -419,13 +426,10 @@ def aca_dbt_models(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-dbt_assets_list: list = [aca_dbt_models]
-
 __all__ = [
     "AcaDbtTranslator",
     "DbtBuildConfig",
-    "aca_dbt_models",
-    "dbt_assets_list",
+    "build_dbt_assets",
     "dbt_project",
     "dbt_resource",
 ]

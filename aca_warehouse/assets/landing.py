@@ -11,13 +11,13 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
 )
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.contract import Feed, load_dictionary
 from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
-from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
 
 
@@ -48,13 +48,13 @@ def inspect_landing_file(landing_file: LandingFile) -> ArrivedFile:
     return ArrivedFile(landing_file.relative_path, landing_file.load_date, size, digest.hexdigest(), lines)
 
 
-def build_landing_asset(feed: Feed) -> AssetsDefinition:
+def build_landing_asset(feed: Feed, partitions_def: PartitionsDefinition) -> AssetsDefinition:
     """The landing asset of one feed: partitioned by load date, records the arrived files."""
 
     @asset(
         key=AssetKey(["landing", feed.name]),
         group_name="landing",
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         description=(
             f"Landing files of `{feed.directory}/{feed.file_prefix}_YYYY-MM-DD.{feed.extension}` "
@@ -104,6 +104,6 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
     return _landing_asset
 
 
-landing_assets: list[AssetsDefinition] = [
-    build_landing_asset(feed) for feed in load_dictionary().feeds.values()
-]
+def build_landing_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
+    """The landing asset of every feed of the dictionary."""
+    return [build_landing_asset(feed, partitions_def) for feed in load_dictionary().feeds.values()]

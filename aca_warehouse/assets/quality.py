@@ -14,13 +14,14 @@ from dagster import (
     DagsterInstance,
     JsonMetadataValue,
     MaterializeResult,
+    PartitionsDefinition,
     RunsFilter,
     TableMetadataValue,
     asset,
 )
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
-from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
@@ -216,7 +217,9 @@ def refresh_kpis(conn: WarehouseConnection) -> int:
     return int(conn.scalar(f"select count(*) from {KPI_TABLE}"))
 
 
-def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
+def build_quality_asset(
+    upstream: Sequence[AssetKey], partitions_def: PartitionsDefinition
+) -> AssetsDefinition:
     """The asset that appends new check results to the warehouse after every load."""
 
     @asset(
@@ -226,7 +229,7 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         # Partitioned like everything it follows, so a range run or a UI backfill of a range stays
         # one run through every layer (an unpartitioned asset would get a run of its own afterwards).
         # A partition here means: the check results of the runs over those load dates are stored.
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_BUILD_POOL,
         description=(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -26,15 +25,15 @@ from dagster import (
 )
 
 from aca_warehouse.contract import load_dictionary
-from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
+from aca_warehouse.errors import WarehouseUnreachableError
 from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
-from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.settings import SENSOR_SETTLE_SECONDS_DEFAULT
 from aca_warehouse.staging.loader import loaded_files
 
 CURSOR_MAX_FILES = 5000
-SETTLE_SECONDS_DEFAULT = 5.0
+SETTLE_SECONDS_DEFAULT = SENSOR_SETTLE_SECONDS_DEFAULT
 # More load dates than this with new files in one tick is a catch-up (the sensor's first look at a
 # full landing directory, files delivered after an outage): one range run, as a backfill would be,
 # instead of one run per date each paying a run's and dbt's fixed cost (~20 s here).
@@ -269,23 +268,30 @@ def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
         return loaded_files(conn)
 
 
-def default_sensor_status() -> DefaultSensorStatus:
-    """RUNNING unless `ACA_SENSOR_DEFAULT_STATUS=stopped` (e.g. to backfill history by hand first).
-    Dagster applies it to a sensor nobody has started or stopped yet; the UI's toggle wins after."""
-    value = os.environ.get("ACA_SENSOR_DEFAULT_STATUS", "running").strip().lower()
-    if value not in ("running", "stopped"):
-        raise ConfigurationError(f"ACA_SENSOR_DEFAULT_STATUS must be running or stopped, got {value!r}")
-    return DefaultSensorStatus.RUNNING if value == "running" else DefaultSensorStatus.STOPPED
+def default_sensor_status(status: str = "running") -> DefaultSensorStatus:
+    """The sensors' default status from the setting (ACA_SENSOR_DEFAULT_STATUS: `running`, or `stopped`
+    e.g. to backfill history by hand first). Dagster applies it to a sensor nobody has started or
+    stopped yet; the UI's toggle wins after."""
+    return DefaultSensorStatus.STOPPED if status.strip().lower() == "stopped" else DefaultSensorStatus.RUNNING
 
 
-def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]) -> SensorDefinition:
-    """The sensor over every feed of the landing directory (claims, premiums, events and snapshots)."""
+def build_landing_sensor(
+    job: Any,
+    feed_selection: Mapping[str, Sequence[AssetKey]],
+    *,
+    first_partition: date,
+    settle_seconds: float = SETTLE_SECONDS_DEFAULT,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+) -> SensorDefinition:
+    """The sensor over every feed of the landing directory (claims, premiums, events and snapshots).
+    `first_partition`: the partitions' first load date (older files are reported, not loaded);
+    `settle_seconds`: how long a file must be unmodified before it is loaded."""
 
     @sensor(
         name="landing_files_sensor",
         job=job,
         minimum_interval_seconds=15,
-        default_status=default_sensor_status(),
+        default_status=default_status,
         description=(
             "Watches every feed folder of the landing directory. A new or corrected file requests one run "
             "for its load-date partition (files of the same date share a run) through staging, core and "
@@ -297,7 +303,6 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
     def landing_files_sensor(
         context: SensorEvaluationContext, landing: LandingDirResource, warehouse: WarehouseResource
     ):
-        settle = float(os.environ.get("ACA_SENSOR_SETTLE_SECONDS", SETTLE_SECONDS_DEFAULT))
         known = load_sensor_state(context.instance, context.cursor)
         already_loaded: dict[str, str] = {}
         if not known:  # first tick (or a reset cursor): learn what the warehouse holds
@@ -309,9 +314,9 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
             landing,
             known,
             feed_selection,
-            settle,
+            settle_seconds,
             already_loaded=already_loaded,
-            first_partition=daily_partitions.start.date(),
+            first_partition=first_partition,
         )
         for note in notes[:20]:
             (context.log.warning if note.startswith("ignored ") else context.log.info)(note)

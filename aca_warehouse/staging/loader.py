@@ -17,7 +17,6 @@ One file = one load = one partition (its load date). A window's files are loaded
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,7 @@ from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import ConfigurationError, LandingFileError
 from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
 from aca_warehouse.resources.warehouse import WarehouseConnection
-from aca_warehouse.settings import load_settings
+from aca_warehouse.settings import STAGING_BATCH_MB_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
 from aca_warehouse.staging.batch import Batch, BatchFile, BatchLoader, plan_batches
 from aca_warehouse.staging.engine_reader import scan_landing_file
@@ -60,9 +59,9 @@ __all__ = [
 # are then reloaded instead of being skipped as unchanged.
 LOADER_VERSION = 1
 _PG_WORK_MEM = "256MB"
-# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the
-# process tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
-STAGING_MEMORY_LIMIT_DEFAULT = "1GB"
+# DuckDB's memory limit while a feed is staged (ACA_STAGING_DUCKDB_MEMORY_LIMIT, the warehouse
+# resource's `staging_duckdb_memory_limit`); the connection's own limit is restored afterwards.
+STAGING_MEMORY_LIMIT_DEFAULT = STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
 _MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
@@ -86,7 +85,7 @@ class FeedLoader:
         self.asset_key = asset_key or f"staging/{feed_name}"
         self.run_id = run_id
         self.rules_version = f"dictionary {self.dictionary.checksum[:16]} loader {LOADER_VERSION}"
-        self.batch_bytes = batch_bytes if batch_bytes is not None else load_settings().staging_batch_bytes
+        self.batch_bytes = batch_bytes if batch_bytes is not None else STAGING_BATCH_MB_DEFAULT << 20
         if not conn.is_duckdb:
             # The validation statements are wide: JIT compilation costs more than it saves (seconds
             # per batch), and hash aggregates over a batch's keys should not spill at 4 MB.
@@ -237,23 +236,24 @@ class FeedLoader:
         )
 
 
-def staging_memory_limit() -> str:
-    """DuckDB memory limit of staging (`ACA_STAGING_DUCKDB_MEMORY_LIMIT`, default 1GB)."""
-    text = os.environ.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_MEMORY_LIMIT_DEFAULT)
+def staging_memory_limit(text: str = STAGING_MEMORY_LIMIT_DEFAULT) -> str:
+    """A DuckDB memory limit for staging, checked (`1GB`, `768MB`; default 1GB)."""
     if not _MEMORY_LIMIT_RE.match(text):
         raise ConfigurationError(f"ACA_STAGING_DUCKDB_MEMORY_LIMIT must look like 1GB or 768MB, got {text!r}")
     return text.strip()
 
 
 @contextmanager
-def staging_memory_budget(conn: WarehouseConnection) -> Iterator[None]:
-    """DuckDB: staging runs under `staging_memory_limit()`; the previous limit is restored after."""
+def staging_memory_budget(
+    conn: WarehouseConnection, limit: str = STAGING_MEMORY_LIMIT_DEFAULT
+) -> Iterator[None]:
+    """DuckDB: staging runs under the memory limit `limit`; the previous limit is restored after."""
     if not conn.is_duckdb:
         yield
         return
     # (the configured text: current_setting() rounds, and setting that back would drift)
     previous = conn.duckdb_memory_limit or conn.scalar("select current_setting('memory_limit')")
-    conn.execute(f"set memory_limit = '{staging_memory_limit()}'")
+    conn.execute(f"set memory_limit = '{staging_memory_limit(limit)}'")
     try:
         yield
     finally:
@@ -273,12 +273,14 @@ def load_feed_window(
     log: Callable[[str], None] | None = None,
     batch_bytes: int | None = None,
     engine_reader: bool = True,
+    memory_limit: str = STAGING_MEMORY_LIMIT_DEFAULT,
 ) -> WindowLoadReport:
     """Load every landing file of the feed whose load date is in [start, end), in batches.
 
     A rejected file does not stop the others; its error is collected in the report (the caller
     decides to fail the run). Dates without a file are left as they are. `batch_bytes` bounds the
-    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB). `engine_reader=False` reads
+    landing text loaded in one batch (default 64 MB; the code location passes the warehouse resource's
+    `staging_batch_mb`, ACA_STAGING_BATCH_MB), `memory_limit` DuckDB's memory limit while staging. `engine_reader=False` reads
     every file with the Python normaliser (the engine otherwise reads the files it can read exactly).
     """
     loader = FeedLoader(
@@ -293,7 +295,7 @@ def load_feed_window(
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
     # Files that are not landing files (a foreign or impossible name, a future date, a link out of the
     # landing directory) are in report.ignored, reported by the caller; they never stop the others.
-    with staging_memory_budget(conn):
+    with staging_memory_budget(conn, memory_limit):
         report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
     return report
 
