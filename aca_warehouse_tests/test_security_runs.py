@@ -106,7 +106,12 @@ def test_dbt_on_a_held_duckdb_file_says_another_run_holds_the_warehouse(
     from aca_warehouse_tests.pipeline import dbt_models
 
     aca_dbt_models = dbt_models()
-    impatient = held_warehouse.model_copy(update={"duckdb_lock_wait_seconds": 0})
+    impatient = WarehouseResource(
+        kind="duckdb",
+        duckdb_path=held_warehouse.duckdb_path,
+        duckdb_lock_wait_seconds=0,
+        member_key_secret=held_warehouse.member_key_secret,
+    )
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [aca_dbt_models], instance=instance, partition_key=PARTITION, raise_on_error=False,

@@ -197,10 +197,16 @@ class WarehouseResource(ConfigurableResource):
     def from_settings(cls, settings: Settings, *, member_key_secret: str = "") -> WarehouseResource:
         """A resource with the settings' plain values, for use outside a Dagster run (the CLI's checks,
         scripts); `member_key_secret` only when dbt will run through it."""
+        return cls._build(settings, member_key_secret, settings.pg_dsn)
+
+    @classmethod
+    def _build(cls, settings: Settings, member_key_secret: str, pg_dsn: str) -> WarehouseResource:
+        # Through the constructor: Dagster takes a resource's configuration from its constructor's
+        # arguments (pydantic's model_copy(update=...) would change the attributes, not the config).
         return cls(
             kind=settings.warehouse,
             duckdb_path=str(settings.duckdb_path),
-            pg_dsn=settings.pg_dsn,
+            pg_dsn=pg_dsn,
             duckdb_memory_limit=settings.duckdb_memory_limit,
             member_key_secret=member_key_secret,
             allow_demo_secret=settings.demo_secret,
@@ -215,13 +221,7 @@ class WarehouseResource(ConfigurableResource):
         the process that runs and shows by name only. With ACA_DEMO_SECRET=1 and no usable secret, the
         public demo secret itself (it is no secret)."""
         secret = DEMO_MEMBER_KEY_SECRET if settings.uses_demo_secret else EnvVar(MEMBER_KEY_SECRET_ENV)
-        plain = cls.from_settings(settings)
-        return plain.model_copy(
-            update={
-                "member_key_secret": secret,
-                "pg_dsn": EnvVar(PG_DSN_ENV) if settings.pg_dsn_from_env else settings.pg_dsn,
-            }
-        )
+        return cls._build(settings, secret, EnvVar(PG_DSN_ENV) if settings.pg_dsn_from_env else settings.pg_dsn)
 
     def validated_member_key_secret(self) -> str:
         """The member-key secret to hash with, by the project's rules (settings.check_member_key_secret):
