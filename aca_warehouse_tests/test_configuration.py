@@ -83,7 +83,9 @@ def test_secrets_reach_the_run_as_env_vars_never_as_values(
     assert secret not in stored and PG_PASSWORD not in stored
 
     # The control: a secret given as a plain value is stored with the job (why the assembly uses EnvVar).
-    plain = WarehouseResource(kind="duckdb", duckdb_path=str(tmp_path / "w2.duckdb"), member_key_secret=secret)
+    plain = WarehouseResource(
+        kind="duckdb", duckdb_path=str(tmp_path / "w2.duckdb"), member_key_secret=secret
+    )
     leaky = build_definitions(load_settings(), warehouse=plain)
     success, stored = _stored_run_text(leaky, tmp_path / "home2")
     assert success and secret in stored
@@ -95,7 +97,11 @@ def test_a_run_with_a_public_secret_stops_at_resource_setup(
     from .pipeline import definitions_for
 
     good = make_warehouse("duckdb")
-    for value, problem in (("change-me", "is a public default"), ("", "is not set"), ("short", "is shorter than 16")):
+    for value, problem in (
+        ("change-me", "is a public default"),
+        ("", "is not set"),
+        ("short", "is shorter than 16"),
+    ):
         warehouse = WarehouseResource(kind="duckdb", duckdb_path=good.duckdb_path, member_key_secret=value)
         defs = definitions_for(warehouse, _landing(tmp_path / f"landing-{len(value)}"))
         with DagsterInstance.ephemeral() as instance:

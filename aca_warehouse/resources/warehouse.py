@@ -221,7 +221,9 @@ class WarehouseResource(ConfigurableResource):
         the process that runs and shows by name only. With ACA_DEMO_SECRET=1 and no usable secret, the
         public demo secret itself (it is no secret)."""
         secret = DEMO_MEMBER_KEY_SECRET if settings.uses_demo_secret else EnvVar(MEMBER_KEY_SECRET_ENV)
-        return cls._build(settings, secret, EnvVar(PG_DSN_ENV) if settings.pg_dsn_from_env else settings.pg_dsn)
+        return cls._build(
+            settings, secret, EnvVar(PG_DSN_ENV) if settings.pg_dsn_from_env else settings.pg_dsn
+        )
 
     def validated_member_key_secret(self) -> str:
         """The member-key secret to hash with, by the project's rules (settings.check_member_key_secret):
