@@ -140,3 +140,104 @@ def test_definitions_for_tests_leave_the_environment_alone(
     assert dict(os.environ) == before
     with warehouse.connect() as conn:
         assert conn.scalar("select count(*) from staging.providers") > 0
+
+
+def _landing_metadata(result, feed: str) -> dict:  # noqa: ANN001 - an ExecuteInProcessResult
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(["landing", feed])
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def _loaders_only(request):  # noqa: ANN001, ANN202 - a RunRequest
+    """The sensor's request (its partition and tags) for the providers' landing and staging assets only:
+    the hashing is all in them, and a dbt build of one feed costs a minute here."""
+    return request.with_replaced_attrs(
+        asset_selection=[AssetKey(["landing", "providers"]), AssetKey(["staging", "providers"])]
+    )
+
+
+def test_each_landing_file_is_hashed_once_and_a_corrected_redelivery_reloads(
+    tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource]
+) -> None:
+    """The sensor hashes a new file once; the run it requests (here in a fresh cache, as in the run's
+    own process) takes the hash from the sensor's state: the landing asset and the staging loader do
+    not read it for hashing again. A corrected file under the same name (same size, new bytes) is
+    hashed again, requested again and reloaded."""
+    import hashlib
+    import time
+
+    from aca_warehouse import landing as landing_module
+    from aca_warehouse.sensors.landing import STATE_RUN_TAG
+
+    from .pipeline import definitions_for, landing_sensor_tick, run_request
+
+    root = _landing(tmp_path / "landing")
+    path = (root / PROVIDERS).absolute()
+    past = time.time() - 3600
+    os.utime(path, (past, past))
+    warehouse = make_warehouse("duckdb")
+    defs = definitions_for(warehouse, root)
+    with DagsterInstance.ephemeral() as instance:
+        landing_module.HASH_PASSES.clear()
+        tick = landing_sensor_tick(defs, instance, root, None)
+        [request] = tick.run_requests
+        assert request.tags[STATE_RUN_TAG] in tick.cursor
+        assert landing_module.HASH_PASSES[str(path)] == 1
+        landing_module._DIGESTS.clear()  # the run's process knows nothing but the sensor's state
+        landing_module.HASH_PASSES.clear()
+        result = run_request(defs, instance, _loaders_only(request))
+        assert result.success
+        assert landing_module.HASH_PASSES[str(path)] == 0
+        assert (
+            _landing_metadata(result, "providers")["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        )
+
+        # A corrected re-delivery: same name, same size, other bytes, a later mtime.
+        text = path.read_text()
+        corrected = text.replace("Austin General", "Austin Generel")
+        assert corrected != text and len(corrected) == len(text)
+        path.write_text(corrected)
+        os.utime(path, (past + 60, past + 60))
+        again = landing_sensor_tick(defs, instance, root, tick.cursor)
+        [second] = again.run_requests
+        assert landing_module.HASH_PASSES[str(path)] == 1  # the sensor's one pass over the new bytes
+        result = run_request(defs, instance, _loaders_only(second))
+        assert result.success and landing_module.HASH_PASSES[str(path)] == 1
+        assert (
+            _landing_metadata(result, "providers")["sha256"] == hashlib.sha256(corrected.encode()).hexdigest()
+        )
+    with warehouse.connect() as conn:
+        names = {r[0] for r in conn.fetchall("select provider_name from staging.providers")}
+        audit = conn.fetchall("select status from staging.load_audit order by finished_at")
+    assert "Austin Generel" in names and "Austin General" not in names
+    assert [a[0] for a in audit] == ["loaded", "loaded"]
+
+
+def test_a_run_without_the_sensor_hashes_each_file_once_and_skips_unchanged_files(
+    tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource]
+) -> None:
+    from aca_warehouse import landing as landing_module
+
+    from .pipeline import definitions_for
+
+    root = _landing(tmp_path / "landing")
+    path = str((root / PROVIDERS).absolute())
+    warehouse = make_warehouse("duckdb")
+    defs = definitions_for(warehouse, root)
+    with DagsterInstance.ephemeral() as instance:
+        for _ in range(2):  # the second run: the same file, skipped as unchanged
+            landing_module._DIGESTS.clear()
+            landing_module.HASH_PASSES.clear()
+            job = defs.resolve_job_def("load_everything")
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key="2025-03-01",
+                asset_selection=[AssetKey(["landing", "providers"]), AssetKey(["staging", "providers"])],
+                raise_on_error=False,
+            )
+            assert result.success
+            assert landing_module.HASH_PASSES[path] == 1  # the landing asset's pass; the loader reuses it
+    with warehouse.connect() as conn:
+        audit = [r[0] for r in conn.fetchall("select status from staging.load_audit order by finished_at")]
+    assert audit == ["loaded", "unchanged"]

@@ -26,7 +26,7 @@ from dagster import (
 
 from aca_warehouse.contract import load_dictionary
 from aca_warehouse.errors import WarehouseUnreachableError
-from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
+from aca_warehouse.landing import FileDigest, LandingFile, file_digest, remember_digest, scan_feed
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.settings import SENSOR_SETTLE_SECONDS_DEFAULT
@@ -42,10 +42,13 @@ CATCH_UP_DATES = 3
 
 @dataclass(frozen=True)
 class FileState:
-    """What the sensor remembers of a file: a cheap fingerprint and the content hash behind it."""
+    """What the sensor remembers of a file: a cheap fingerprint, the content hash behind it and the
+    line count (the landing asset of the run it requests reuses the hash and count: see
+    reuse_sensor_digests; None in states written before it was kept)."""
 
     fingerprint: str
     sha256: str
+    lines: int | None = None
 
 
 # The per-file state lives in the Dagster instance's key-value store, one entry per state, named by
@@ -56,12 +59,18 @@ class FileState:
 # by the next tick (a small row stays: the store has no delete).
 STATE_KEY_PREFIX = "aca/landing_files_sensor/state/"
 _CURSOR_STATE = re.compile(r"state ([0-9a-f]{16,64})")
+# The run tag naming the state a run was requested with: its landing assets take the files' hashes
+# from it instead of hashing the files again (for files whose fingerprint is still the same).
+STATE_RUN_TAG = "aca/landing_sensor_state"
 
 
 def _encode_state(files: Mapping[str, FileState]) -> str:
     # Bounded: keep the newest entries (file names carry the load date, so sorting by name is by date).
     kept = sorted(files.items(), key=lambda kv: kv[0].rsplit("_", 1)[-1])[-CURSOR_MAX_FILES:]
-    return json.dumps({k: [v.fingerprint, v.sha256] for k, v in sorted(kept)}, sort_keys=True)
+    return json.dumps(
+        {k: [v.fingerprint, v.sha256] + ([v.lines] if v.lines is not None else []) for k, v in sorted(kept)},
+        sort_keys=True,
+    )
 
 
 def _decode_state(raw: str) -> dict[str, FileState]:
@@ -89,6 +98,31 @@ def load_sensor_state(instance: DagsterInstance, cursor: str | None) -> dict[str
         if instance.run_storage.get_cursor_values({parent_key}).get(parent_key):
             instance.run_storage.set_cursor_values({parent_key: ""})
     return _decode_state(entry["files"])
+
+
+def reuse_sensor_digests(instance: DagsterInstance, run_tags: Mapping[str, str], landing_root: Path) -> int:
+    """In a run the sensor requested (STATE_RUN_TAG): keep the sensor's digests of the files that
+    still have the fingerprint the sensor saw, so the landing asset and the staging loader do not hash
+    them again. Read only (the sensor prunes its states); a state already pruned or a file changed
+    since means the file is hashed as usual. How many digests were taken."""
+    digest = run_tags.get(STATE_RUN_TAG)
+    if not digest or not re.fullmatch(r"[0-9a-f]{16,64}", digest):
+        return 0
+    key = STATE_KEY_PREFIX + digest
+    stored = instance.run_storage.get_cursor_values({key}).get(key)
+    if not stored:
+        return 0
+    reused = 0
+    for relative, state in _decode_state(json.loads(stored)["files"]).items():
+        if state.lines is None:
+            continue
+        path = landing_root / relative
+        remember_digest(
+            path,
+            FileDigest(state.fingerprint, state.sha256, int(state.fingerprint.split("-", 1)[0]), state.lines),
+        )
+        reused += 1
+    return reused
 
 
 def save_sensor_state(instance: DagsterInstance, cursor: str | None, files: Mapping[str, FileState]) -> str:
@@ -153,8 +187,9 @@ def plan_landing_runs(
             previous = known.get(landing_file.relative_path)
             if previous and previous.fingerprint == fingerprint:
                 continue
-            sha = file_sha256(landing_file.path)
-            updated[landing_file.relative_path] = FileState(fingerprint, sha)
+            digest = file_digest(landing_file)  # one pass: hash and lines (for the run it may request)
+            sha = digest.sha256
+            updated[landing_file.relative_path] = FileState(digest.fingerprint, sha, digest.lines)
             if previous and previous.sha256 == sha:
                 continue  # rewritten with identical bytes: nothing to load
             if previous is None and already_loaded.get(landing_file.relative_path) == sha:
@@ -326,6 +361,9 @@ def build_landing_sensor(
         if not requests:
             return SensorResult(skip_reason=SkipReason(skip_message(files, notes)), cursor=cursor)
         context.log.info(requested_message(requests))
+        # The runs take the files' hashes from the state this tick stored (hashed once, here).
+        state = cursor.rsplit("state ", 1)[1]
+        requests = [r.with_replaced_attrs(tags={**r.tags, STATE_RUN_TAG: state}) for r in requests]
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_files_sensor

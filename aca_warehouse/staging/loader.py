@@ -26,7 +26,15 @@ from pathlib import Path
 
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import ConfigurationError, LandingFileError
-from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
+from aca_warehouse.landing import (
+    HASH_PASSES,
+    FileDigest,
+    LandingFile,
+    files_in_window,
+    known_digest,
+    remember_digest,
+    scan_feed,
+)
 from aca_warehouse.resources.warehouse import WarehouseConnection
 from aca_warehouse.settings import STAGING_BATCH_MB_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
@@ -115,6 +123,9 @@ class FeedLoader:
         emit = log or (lambda message: None)
         candidates = [self._fingerprint(f) for f in files]
         results, to_read = self._skip_unchanged(candidates)
+        for candidate in to_read:  # changed files: the engine-eligibility pass (hashed already or not)
+            if candidate.scan is None:
+                self._scan(candidate)
         for result in results:
             emit(f"{result.status}: {result.source_file}: {result.message}")
         readable, rejected = self._read_headers(to_read)
@@ -132,8 +143,8 @@ class FeedLoader:
 
     # -- steps -------------------------------------------------------------------------------
     def _fingerprint(self, landing_file: LandingFile) -> BatchFile:
-        """A pending result for the file, with its checksum and size."""
-        clock = time.perf_counter()
+        """A pending result for the file, with its checksum and size: the digest this run already made
+        of the file as it is now (the landing asset's, or the sensor's), or one pass over it."""
         result = FileLoadResult(
             feed=self.feed.name,
             source_file=landing_file.relative_path,
@@ -142,14 +153,38 @@ class FeedLoader:
             status=FAILED,
             started_at=datetime.now(UTC),
         )
-        try:  # one pass: the checksum and whether the engine can read the file exactly
-            scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path)
+        candidate = BatchFile(landing_file, result)
+        known = known_digest(landing_file)
+        if known is not None:  # an unchanged file is then skipped without being read at all
+            result.file_checksum, result.file_bytes = known.sha256, known.size
+            return candidate
+        self._scan(candidate)
+        return candidate
+
+    def _scan(self, candidate: BatchFile) -> None:
+        """One pass over the file: whether the engine can read it exactly, and its checksum unless it
+        has one (a file changed since its digest was made is hashed again and gets the new checksum)."""
+        landing_file, result = candidate.landing_file, candidate.result
+        clock = time.perf_counter()
+        known = result.file_checksum or None
+        try:
+            scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path, checksum=known)
+            if known is not None and known_digest(landing_file) is None:  # rewritten since the digest
+                scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path)
+                known = None
         except Exception as exc:  # the file vanished or cannot be read: fail the load, like any I/O error
             self._fail([result], [result], exc)
             raise
+        if known is None:
+            HASH_PASSES[str(landing_file.path.absolute())] += 1
+            fingerprint = landing_file.fingerprint()
+            if fingerprint.split("-", 1)[0] == str(scan.size):
+                remember_digest(
+                    landing_file.path, FileDigest(fingerprint, scan.checksum, scan.size, scan.lines)
+                )
         result.file_checksum, result.file_bytes = scan.checksum, scan.size
-        result.duration_seconds = time.perf_counter() - clock
-        return BatchFile(landing_file, result, scan=scan)
+        result.duration_seconds += time.perf_counter() - clock
+        candidate.scan = scan
 
     def _skip_unchanged(self, candidates: list[BatchFile]) -> tuple[list[FileLoadResult], list[BatchFile]]:
         """Audit the files identical to their partition's last successful load as `unchanged`; the others."""
