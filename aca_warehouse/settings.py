@@ -4,7 +4,7 @@ The one place that reads the project's settings from the environment: `load_sett
 Definitions assembly (`aca_warehouse/definitions.py`) and by the CLI. Everything else (resources,
 partitions, sensors, the staging loader, assets) gets its values passed in: resource fields (secrets as
 Dagster `EnvVar`s, so the UI and the stored run config show the variable's name, never its value) or
-factory arguments. Every setting is documented in docs/CONFIGURATION.md.
+factory arguments. Every setting is documented in README.md (Configuration).
 """
 
 from __future__ import annotations
