@@ -168,6 +168,7 @@ def test_each_landing_file_is_hashed_once_and_a_corrected_redelivery_reloads(
     import time
 
     from aca_warehouse import landing as landing_module
+    from aca_warehouse.sensors import landing as sensor_module
     from aca_warehouse.sensors.landing import STATE_RUN_TAG
 
     from .pipeline import definitions_for, landing_sensor_tick, run_request
@@ -185,6 +186,7 @@ def test_each_landing_file_is_hashed_once_and_a_corrected_redelivery_reloads(
         assert request.tags[STATE_RUN_TAG] in tick.cursor
         assert landing_module.HASH_PASSES[str(path)] == 1
         landing_module._DIGESTS.clear()  # the run's process knows nothing but the sensor's state
+        sensor_module._REUSED_STATES.clear()
         landing_module.HASH_PASSES.clear()
         result = run_request(defs, instance, _loaders_only(request))
         assert result.success

@@ -62,6 +62,7 @@ _CURSOR_STATE = re.compile(r"state ([0-9a-f]{16,64})")
 # The run tag naming the state a run was requested with: its landing assets take the files' hashes
 # from it instead of hashing the files again (for files whose fingerprint is still the same).
 STATE_RUN_TAG = "aca/landing_sensor_state"
+_REUSED_STATES: set[str] = set()
 
 
 def _encode_state(files: Mapping[str, FileState]) -> str:
@@ -106,8 +107,9 @@ def reuse_sensor_digests(instance: DagsterInstance, run_tags: Mapping[str, str],
     them again. Read only (the sensor prunes its states); a state already pruned or a file changed
     since means the file is hashed as usual. How many digests were taken."""
     digest = run_tags.get(STATE_RUN_TAG)
-    if not digest or not re.fullmatch(r"[0-9a-f]{16,64}", digest):
-        return 0
+    if not digest or not re.fullmatch(r"[0-9a-f]{16,64}", digest) or digest in _REUSED_STATES:
+        return 0  # no state, or this process took it already (one landing asset per feed asks)
+    _REUSED_STATES.add(digest)
     key = STATE_KEY_PREFIX + digest
     stored = instance.run_storage.get_cursor_values({key}).get(key)
     if not stored:
