@@ -1,8 +1,9 @@
 """The one Definitions assembly: every layer's assets, checks, sensors and resources.
 
-The environment is read here (through `settings.load_settings()`) and in the CLI, nowhere else: the
-partitions, assets, sensors and resources are built from the Settings by `build_definitions`, and the
-resources carry the values as fields (secrets as `EnvVar`). Importing this module reads the settings,
+The settings are read from the environment here (through `settings.load_settings()`) and in the CLI:
+the partitions, assets, sensors and resources are built from the Settings by `build_definitions`, and
+the resources carry the values as fields (secrets as `EnvVar`). (A few process-wide switches are still
+read where they are used: ACA_LOG_FORMAT, ACA_DBT_PARSE_CACHE, ACA_MAX_DEFECT_RATE, ACA_DBT_DOCS_URL.) Importing this module reads the settings,
 checks the member-key secret and lists the landing file names (for the partitions' start when
 ACA_PARTITION_START is unset): no database connection, no dbt parse, no file read.
 """
