@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from aca_warehouse.errors import AcaWarehouseError, ConfigurationError, PipelineFailedError
-from aca_warehouse.settings import PROJECT_ROOT, load_settings, member_key_secret, redact
+from aca_warehouse.settings import PROJECT_ROOT, Settings, load_settings, member_key_secret, redact
 
 DAGSTER_HOME_DEFAULT = PROJECT_ROOT / ".dagster_home"
 DEV_INSTANCE_TEMPLATE = PROJECT_ROOT / "deploy" / "dagster.dev.yaml"
@@ -77,13 +77,13 @@ def load_definitions():  # noqa: ANN201 - (Definitions, job name); dagster impor
     return defs, LOAD_EVERYTHING_JOB
 
 
-def check_warehouse_reachable() -> None:
+def check_warehouse_reachable(settings: Settings) -> None:
     """Open the warehouse once before the run starts: a DSN that cannot work (malformed, unknown host,
     wrong password) or a DuckDB file another run holds fails here, once, in a few lines, instead of
     in every step of the run."""
     from aca_warehouse.resources import WarehouseResource
 
-    with WarehouseResource.from_settings().connect():
+    with WarehouseResource.from_settings(settings).connect():
         pass
 
 
@@ -103,9 +103,9 @@ def run_pipeline(
     first, last, n_files = _landing_range(settings.landing_dir)
     start = start or first
     end = end or last
-    from aca_warehouse.partitions import daily_partitions
+    from aca_warehouse.partitions import first_partition_date
 
-    first_partition = daily_partitions.start.date()
+    first_partition = first_partition_date(settings)
     if start < first_partition:
         raise AcaWarehouseError(
             f"--from {start} is before the first partition {first_partition}; "
@@ -119,7 +119,7 @@ def run_pipeline(
         raise AcaWarehouseError(
             f"--to {end} is in the future; partitions exist up to today ({latest_load_date()}, UTC)"
         )
-    check_warehouse_reachable()
+    check_warehouse_reachable(settings)
     ensure_dagster_home()
     from dagster import DagsterInstance
 
@@ -195,7 +195,7 @@ def print_summary() -> None:
     """Row counts of every warehouse table, and how to look further."""
     from aca_warehouse.resources import WarehouseResource
 
-    warehouse = WarehouseResource.from_settings()
+    warehouse = WarehouseResource.from_settings(load_settings())
     with warehouse.connect() as conn:
         tables = conn.fetchall(
             "select table_schema, table_name from information_schema.tables "

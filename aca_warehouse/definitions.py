@@ -1,7 +1,11 @@
 """The one Definitions assembly: every layer's assets, checks, sensors and resources.
 
-Importing this module has no side effects beyond reading settings: no database connection,
-no dbt parse, no file scan.
+The settings are read from the environment here (through `settings.load_settings()`) and in the CLI:
+the partitions, assets, sensors and resources are built from the Settings by `build_definitions`, and
+the resources carry the values as fields (secrets as `EnvVar`). (A few process-wide switches are still
+read where they are used: ACA_LOG_FORMAT, ACA_DBT_PARSE_CACHE, ACA_MAX_DEFECT_RATE, ACA_DBT_DOCS_URL.) Importing this module reads the settings,
+checks the member-key secret and lists the landing file names (for the partitions' start when
+ACA_PARTITION_START is unset): no database connection, no dbt parse, no file read.
 """
 
 import warnings
@@ -19,35 +23,51 @@ from dagster import (
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-from aca_warehouse.assets.dbt import dbt_assets_list  # noqa: E402
-from aca_warehouse.assets.landing import landing_assets  # noqa: E402
-from aca_warehouse.assets.quality import build_quality_asset, data_quality_models  # noqa: E402
+from aca_warehouse.assets.dbt import build_dbt_assets  # noqa: E402
+from aca_warehouse.assets.landing import build_landing_assets  # noqa: E402
+from aca_warehouse.assets.quality import build_data_quality_models, build_quality_asset  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
-from aca_warehouse.assets.staging import load_audit_spec, staging_assets  # noqa: E402
+from aca_warehouse.assets.staging import build_staging_assets, load_audit_spec  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
 from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
+from aca_warehouse.partitions import first_partition_date, load_date_partitions  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
 from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
 from aca_warehouse.sensors.landing import build_landing_sensor, default_sensor_status  # noqa: E402
-from aca_warehouse.settings import load_settings, member_key_secret  # noqa: E402
+from aca_warehouse.settings import Settings, load_settings, member_key_secret  # noqa: E402
 
 LOAD_EVERYTHING_JOB = "load_everything"
 
 
-def build_definitions() -> Definitions:
-    """Assemble the code location from the current settings (ACA_* environment variables). A missing or
-    public member-key secret is a start-up error here (the code location does not load)."""
-    settings = load_settings()
-    member_key_secret()
-    layers = [*landing_assets, *staging_assets, *dbt_assets_list]
+def build_definitions(
+    settings: Settings | None = None,
+    *,
+    warehouse: WarehouseResource | None = None,
+    landing: LandingDirResource | None = None,
+) -> Definitions:
+    """Assemble the code location from `settings` (default: the ACA_* environment variables and .env).
+
+    Without explicit settings a missing or public member-key secret is a start-up error here (the code
+    location does not load); the resource checks its own secret again when a run starts. Tests pass
+    their settings and resources (`warehouse`, `landing`) instead of changing the environment."""
+    if settings is None:
+        settings = load_settings()
+        member_key_secret()
+    partitions = load_date_partitions(first_partition_date(settings))
+    landing_assets = build_landing_assets(partitions)
+    staging_assets = build_staging_assets(partitions)
+    layers = [*landing_assets, *staging_assets, build_dbt_assets(partitions)]
     # The check results are copied last in every run (downstream of every other asset), then dbt builds
     # the data-quality history and KPI mart from them (assets/quality.py).
-    quality = build_quality_asset([key for a in layers for key in a.keys])
+    quality = build_quality_asset([key for a in layers for key in a.keys], partitions)
+    data_quality_models = build_data_quality_models(partitions)
     # Charts of the marts and of data quality, after the quality models (aca_warehouse/reports/).
     reports = build_reports_asset(
-        [*(key for a in layers for key in a.keys), *quality.keys, *data_quality_models.keys]
+        [*(key for a in layers for key in a.keys), *quality.keys, *data_quality_models.keys],
+        partitions,
+        settings.reports_dir,
     )
     assets = [*layers, quality, data_quality_models, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
@@ -75,17 +95,24 @@ def build_definitions() -> Definitions:
     )
     # Freshness on data time (the newest load date loaded), re-evaluated by their own sensor.
     freshness_checks = build_freshness_checks()
+    sensor_status = default_sensor_status(settings.sensor_default_status)
     return Definitions(
         assets=[*assets, load_audit_spec],
         asset_checks=[*staging_checks, *freshness_checks],
         jobs=[load_everything],
         sensors=[
-            build_landing_sensor(load_everything, feed_selection),
-            build_freshness_sensor(freshness_checks, default_sensor_status()),
+            build_landing_sensor(
+                load_everything,
+                feed_selection,
+                first_partition=partitions.start.date(),
+                settle_seconds=settings.sensor_settle_seconds,
+                default_status=sensor_status,
+            ),
+            build_freshness_sensor(freshness_checks, sensor_status),
         ],
         resources={
-            "warehouse": WarehouseResource.from_settings(settings),
-            "landing": LandingDirResource(landing_dir=str(settings.landing_dir)),
+            "warehouse": warehouse or WarehouseResource.for_code_location(settings),
+            "landing": landing or LandingDirResource(landing_dir=str(settings.landing_dir)),
             "dbt": dbt_resource(),
         },
         # DuckDB allows one writer process: run every step of a run in one process, one at a time.

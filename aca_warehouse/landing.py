@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -58,6 +59,68 @@ class IgnoredFile:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """What one read of a landing file tells: its content hash and line count, for the fingerprint
+    (size and mtime, LandingFile.fingerprint()) the file had when it was read."""
+
+    fingerprint: str
+    sha256: str
+    size: int
+    lines: int
+
+
+# Each landing file is hashed once per fingerprint in a process: the landing sensor, the landing asset
+# and the staging loader (one process per run: the in-process executor) share these digests, and a
+# run started by the sensor is handed the sensor's (the landing asset reads them back from the
+# sensor's state, see sensors/landing.py). A file rewritten in any way gets a new fingerprint (size or
+# mtime) and is read again: a corrected re-delivery under the same name is never taken for the old one.
+_DIGESTS: dict[tuple[str, str], FileDigest] = {}
+_DIGESTS_MAX = 50_000
+# How many times each path was hashed in this process (tests check "once"; cheap to keep).
+HASH_PASSES: Counter[str] = Counter()
+
+
+def remember_digest(path: Path, digest: FileDigest) -> None:
+    """Keep a digest made elsewhere (the sensor's state, the loader's scan) for `path`."""
+    if len(_DIGESTS) >= _DIGESTS_MAX:
+        _DIGESTS.clear()
+    _DIGESTS[(str(path.absolute()), digest.fingerprint)] = digest
+
+
+def known_digest(landing_file: LandingFile) -> FileDigest | None:
+    """The digest of the file as it is now, if this process has one (no read)."""
+    try:
+        fingerprint = landing_file.fingerprint()
+    except OSError:
+        return None
+    return _DIGESTS.get((str(landing_file.path.absolute()), fingerprint))
+
+
+def file_digest(landing_file: LandingFile) -> FileDigest:
+    """sha256 and line count of a landing file in one streaming pass, or the digest this process
+    already has for the file's current fingerprint."""
+    known = known_digest(landing_file)
+    if known is not None:
+        return known
+    before = landing_file.fingerprint()
+    digest = hashlib.sha256()
+    newlines = 0
+    last = b"\n"
+    size = 0
+    with landing_file.path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+            newlines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    HASH_PASSES[str(landing_file.path.absolute())] += 1
+    result = FileDigest(before, digest.hexdigest(), size, newlines + (0 if last == b"\n" else 1))
+    if landing_file.fingerprint() == before and size == int(before.split("-", 1)[0]):
+        remember_digest(landing_file.path, result)  # not a file that changed while it was read
+    return result
 
 
 def latest_load_date() -> date:

@@ -1,4 +1,7 @@
-"""The one daily partitioning by load date, shared by every daily asset, and the build pool."""
+"""The one daily partitioning by load date, shared by every daily asset, and the build pool.
+
+The partitioning is built by the Definitions assembly from the settings (`build_definitions`) and
+passed to every asset factory and the landing sensor: nothing here reads the environment."""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from datetime import UTC, date, datetime
 from dagster import DailyPartitionsDefinition
 
 from aca_warehouse.landing import earliest_load_date
-from aca_warehouse.settings import Settings, load_settings
+from aca_warehouse.settings import Settings
 
 
-def first_partition_date(settings: Settings | None = None) -> date:
+def first_partition_date(settings: Settings) -> date:
     """Where the partitions start, so the UI's partition bar, backfill dialog and "missing" counts
     describe real data:
 
@@ -20,7 +23,6 @@ def first_partition_date(settings: Settings | None = None) -> date:
 
     A file dated before the start is not loadable until the code location reloads (the landing sensor
     says so, naming the file): set ACA_PARTITION_START before backfilling older history."""
-    settings = settings or load_settings()
     if settings.partition_start is not None:
         return settings.partition_start
     earliest = earliest_load_date(settings.landing_dir)
@@ -29,13 +31,10 @@ def first_partition_date(settings: Settings | None = None) -> date:
     return date(datetime.now(UTC).year - 1, 1, 1)
 
 
-def load_date_partitions(settings: Settings | None = None) -> DailyPartitionsDefinition:
-    """Daily partitions keyed by a landing file's load date; `end_offset=1` makes today exist."""
-    start = first_partition_date(settings)
+def load_date_partitions(start: date) -> DailyPartitionsDefinition:
+    """Daily partitions keyed by a landing file's load date from `start` (first_partition_date() in the
+    code location); `end_offset=1` makes today exist."""
     return DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, fmt="%Y-%m-%d")
-
-
-daily_partitions = load_date_partitions()
 
 
 # The steps that rebuild shared tables whatever their partition (the dbt build: dimensions and marts

@@ -1,4 +1,11 @@
-"""Configuration read from the environment (and a `.env` file): which warehouse, where the data lives."""
+"""Configuration read from the environment (and a `.env` file): which warehouse, where the data lives.
+
+The one place that reads the project's settings from the environment: `load_settings()`, called by the
+Definitions assembly (`aca_warehouse/definitions.py`) and by the CLI. Everything else (resources,
+partitions, sensors, the staging loader, assets) gets its values passed in: resource fields (secrets as
+Dagster `EnvVar`s, so the UI and the stored run config show the variable's name, never its value) or
+factory arguments. Every setting is documented in README.md (Configuration).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,15 @@ WAREHOUSE_KINDS = ("duckdb", "postgres")
 DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
 # Landing text the staging loader reads into one batch (one set of SQL statements for many files).
 STAGING_BATCH_MB_DEFAULT = 64
+# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the process
+# tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
+STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT = "1GB"
+# The landing sensor leaves a file modified less than this many seconds ago for the next tick.
+SENSOR_SETTLE_SECONDS_DEFAULT = 5.0
+SENSOR_STATUSES = ("running", "stopped")
+REPORTS_DIR_DEFAULT = "data/reports"
+PG_DSN_ENV = "ACA_PG_DSN"
+PG_DSN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/aca"
 
 # The member-key secret (the key of the hash behind pseudonymous member_keys). Validated here only.
 MEMBER_KEY_SECRET_ENV = "ACA_MEMBER_KEY_SECRET"
@@ -76,8 +92,20 @@ class Settings:
     pg_dsn: str
     landing_dir: Path
     partition_start: date | None  # None: derived from the landing files (aca_warehouse/partitions.py)
-    duckdb_memory_limit: str = "2GB"
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     staging_batch_mb: int = STAGING_BATCH_MB_DEFAULT
+    staging_duckdb_memory_limit: str = STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
+    sensor_default_status: str = "running"  # `running` or `stopped`
+    sensor_settle_seconds: float = SENSOR_SETTLE_SECONDS_DEFAULT
+    reports_dir: Path = Path(REPORTS_DIR_DEFAULT)
+    # Where the secrets come from, so the assembly can hand Dagster an EnvVar (shown by name) rather
+    # than the value: True when ACA_PG_DSN is set in the environment (it may hold a password).
+    pg_dsn_from_env: bool = False
+    # ACA_DEMO_SECRET=1: the public demo secret may replace a missing or public ACA_MEMBER_KEY_SECRET;
+    # uses_demo_secret: it does (the environment has no usable secret). The secret's value is not kept
+    # here: the warehouse resource reads it as an EnvVar (member_key_secret() validates it).
+    demo_secret: bool = False
+    uses_demo_secret: bool = False
 
     @property
     def pg(self) -> PostgresParams:
@@ -151,21 +179,34 @@ def _announce_demo_secret() -> None:
         )
 
 
-def member_key_secret(env: Mapping[str, str] | None = None) -> str:
-    """The validated member-key secret: the one place that decides whether a secret may be used.
+def demo_secret_allowed(env: Mapping[str, str]) -> bool:
+    """`ACA_DEMO_SECRET=1` (or true/yes): the demo may key member pseudonyms with the public demo secret."""
+    return env.get(DEMO_SECRET_ENV, "").strip().lower() in ("1", "true", "yes")
 
-    Missing, too short, or one of the values this repository ships -> ConfigurationError naming the
-    variable and how to make a secret. `ACA_DEMO_SECRET=1` (set by `make run` / `make ui`) allows the
-    public demo secret when no usable secret is set, and says so on the console."""
+
+def member_key_secret(env: Mapping[str, str] | None = None) -> str:
+    """The validated member-key secret of the environment (`env`, default: os.environ and .env); see
+    check_member_key_secret()."""
     if env is None:
         _load_dotenv()
         env = os.environ
-    value = env.get(MEMBER_KEY_SECRET_ENV, "")
-    demo = env.get(DEMO_SECRET_ENV, "").strip().lower() in ("1", "true", "yes")
+    return check_member_key_secret(env.get(MEMBER_KEY_SECRET_ENV, ""), demo=demo_secret_allowed(env))
+
+
+def _is_missing_or_public(value: str) -> bool:
+    return not value.strip() or value.strip().lower() in PUBLIC_MEMBER_KEY_SECRETS
+
+
+def check_member_key_secret(value: str, *, demo: bool = False) -> str:
+    """The one place that decides whether a member-key secret may be used; returns the secret to use.
+
+    Missing, too short, or one of the values this repository ships -> ConfigurationError naming the
+    variable and how to make a secret. `demo=True` (`ACA_DEMO_SECRET=1`, set by `make run` / `make ui`)
+    allows the public demo secret when no usable secret is set, and says so on the console."""
     problem = None
     if not value.strip():
         problem = "is not set"
-    elif value.strip().lower() in PUBLIC_MEMBER_KEY_SECRETS:
+    elif _is_missing_or_public(value):
         problem = "is a public default shipped with this project (anyone could reverse the member keys)"
     if problem is not None and demo:  # the demo replaces a missing or public value, nothing else
         _announce_demo_secret()
@@ -192,11 +233,28 @@ def _load_dotenv() -> None:
     load_dotenv(override=False)  # a .env in the working directory, if any
 
 
-def _memory_limit(text: str) -> str:
+def _memory_limit(text: str, name: str = "ACA_DUCKDB_MEMORY_LIMIT") -> str:
     """A DuckDB memory limit such as `2GB` or `512MB` (validated here, so a typo is not a SQL error later)."""
     value = text.strip().upper().replace(" ", "")
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?(KB|MB|GB|TB|KIB|MIB|GIB|TIB)", value):
-        raise ConfigurationError(f"ACA_DUCKDB_MEMORY_LIMIT must look like 2GB or 512MB, got {text!r}")
+        raise ConfigurationError(f"{name} must look like 2GB or 512MB, got {text!r}")
+    return value
+
+
+def _sensor_status(text: str) -> str:
+    value = text.strip().lower() or "running"
+    if value not in SENSOR_STATUSES:
+        raise ConfigurationError(f"ACA_SENSOR_DEFAULT_STATUS must be running or stopped, got {value!r}")
+    return value
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {text!r}")
     return value
 
 
@@ -215,10 +273,12 @@ def _resolve(path: str) -> Path:
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
 
 
-def load_settings() -> Settings:
-    """Read the settings from the environment; `.env` fills in what the environment lacks."""
-    _load_dotenv()
-    env = os.environ
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `env`, by default the environment, where `.env` fills in what it lacks.
+    Tests pass a mapping (or build Settings directly) instead of changing os.environ."""
+    if env is None:
+        _load_dotenv()
+        env = os.environ
     warehouse = env.get("ACA_WAREHOUSE", "duckdb").strip().lower() or "duckdb"
     if warehouse not in WAREHOUSE_KINDS:
         raise ConfigurationError(f"ACA_WAREHOUSE must be one of {WAREHOUSE_KINDS}, got {warehouse!r}")
@@ -230,13 +290,27 @@ def load_settings() -> Settings:
     settings = Settings(
         warehouse=warehouse,
         duckdb_path=_resolve(env.get("ACA_DUCKDB_PATH", "data/warehouse.duckdb")),
-        pg_dsn=env.get("ACA_PG_DSN", "postgresql://postgres@127.0.0.1:5432/aca"),
+        pg_dsn=env.get(PG_DSN_ENV) or PG_DSN_DEFAULT,
         landing_dir=_resolve(env.get("ACA_LANDING_DIR", "data/landing")),
         partition_start=partition_start,
         duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT_DEFAULT)),
         staging_batch_mb=_positive_int(
             "ACA_STAGING_BATCH_MB", env.get("ACA_STAGING_BATCH_MB", str(STAGING_BATCH_MB_DEFAULT))
         ),
+        staging_duckdb_memory_limit=_memory_limit(
+            env.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT),
+            "ACA_STAGING_DUCKDB_MEMORY_LIMIT",
+        ),
+        sensor_default_status=_sensor_status(env.get("ACA_SENSOR_DEFAULT_STATUS", "running")),
+        sensor_settle_seconds=_seconds(
+            "ACA_SENSOR_SETTLE_SECONDS",
+            env.get("ACA_SENSOR_SETTLE_SECONDS", str(SENSOR_SETTLE_SECONDS_DEFAULT)),
+        ),
+        reports_dir=_resolve(env.get("ACA_REPORTS_DIR") or REPORTS_DIR_DEFAULT),
+        pg_dsn_from_env=bool(env.get(PG_DSN_ENV)),
+        demo_secret=demo_secret_allowed(env),
+        uses_demo_secret=demo_secret_allowed(env)
+        and _is_missing_or_public(env.get(MEMBER_KEY_SECRET_ENV, "")),
     )
     settings.pg  # validate the DSN early  # noqa: B018
     return settings

@@ -12,8 +12,8 @@ import pytest
 
 from aca_warehouse.resources.warehouse import WarehouseResource
 
-# Test data spans several years: a fixed first partition, set before any test module imports the
-# partitions (the start derived from landing files has its own tests).
+# Test data spans several years: a fixed first partition for the code location's own settings (the
+# start derived from landing files has its own tests; definitions_for() passes TEST_PARTITION_START).
 os.environ.setdefault("ACA_PARTITION_START", "2020-01-01")
 PG_ADMIN_DSN = os.environ.get("ACA_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 WAREHOUSE_KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -80,10 +80,14 @@ def make_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
         name = f"aca_test_{uuid.uuid4().hex[:10]}"
         if kind == "duckdb":
             path = tmp_path_factory.mktemp("wh") / f"{name}.duckdb"
-            return WarehouseResource(kind="duckdb", duckdb_path=str(path))
+            return WarehouseResource(
+                kind="duckdb", duckdb_path=str(path), member_key_secret=TEST_MEMBER_KEY_SECRET
+            )
         if kind == "postgres":
             created_pg.append(name)
-            return WarehouseResource(kind="postgres", pg_dsn=pg_dsn_for(name))
+            return WarehouseResource(
+                kind="postgres", pg_dsn=pg_dsn_for(name), member_key_secret=TEST_MEMBER_KEY_SECRET
+            )
         raise ValueError(kind)
 
     yield factory

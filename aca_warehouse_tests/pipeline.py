@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, Definitions, RunRequest, build_sensor_context
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Definitions,
+    RunRequest,
+    build_sensor_context,
+)
 
+from aca_warehouse.partitions import load_date_partitions
 from aca_warehouse.resources import LandingDirResource, WarehouseResource
+from aca_warehouse.settings import Settings
 
 MARTS_CONTRACT_TABLES = (
     "plan_month",
@@ -24,20 +33,67 @@ MARTS_CONTRACT_TABLES = (
 )
 
 
-def definitions_for(warehouse: WarehouseResource, landing: Path) -> Definitions:
-    """The project's Definitions with resources pointing at a test warehouse and landing dir."""
-    os.environ["ACA_WAREHOUSE"] = warehouse.kind
-    os.environ["ACA_DUCKDB_PATH"] = warehouse.duckdb_path
-    os.environ["ACA_PG_DSN"] = warehouse.pg_dsn
-    os.environ["ACA_LANDING_DIR"] = str(landing)
+# Test data spans several years: every test's partitions start here.
+TEST_PARTITION_START = date(2020, 1, 1)
+
+
+def partitions_for_tests() -> DailyPartitionsDefinition:
+    """The load-date partitions of the tests' assets (the code location builds its own from settings)."""
+    return load_date_partitions(TEST_PARTITION_START)
+
+
+@cache
+def dbt_models() -> AssetsDefinition:
+    """The dbt assets over the test partitions (built once: building them reads the manifest)."""
+    from aca_warehouse.assets.dbt import build_dbt_assets
+
+    return build_dbt_assets(partitions_for_tests())
+
+
+@cache
+def data_quality_models() -> AssetsDefinition:
+    """The data-quality dbt models (their own dbt asset) over the test partitions."""
+    from aca_warehouse.assets.quality import build_data_quality_models
+
+    return build_data_quality_models(partitions_for_tests())
+
+
+@cache
+def staging_assets() -> tuple[AssetsDefinition, ...]:
+    """The staging asset of every feed over the test partitions."""
+    from aca_warehouse.assets.staging import build_staging_assets
+
+    return tuple(build_staging_assets(partitions_for_tests()))
+
+
+def settings_for(warehouse: WarehouseResource, landing: Path, **changes: Any) -> Settings:
+    """Settings naming a test warehouse and landing dir, without reading or changing the environment."""
     # Charts of this warehouse in a folder of their own: tests sharing a worker must not overwrite them.
     name = (
         Path(warehouse.duckdb_path).stem if warehouse.kind == "duckdb" else warehouse.pg_dsn.rsplit("/", 1)[1]
     )
-    os.environ["ACA_REPORTS_DIR"] = str(landing.parent / f"reports-{warehouse.kind}-{name}")
+    values: dict[str, Any] = {
+        "warehouse": warehouse.kind,
+        "duckdb_path": Path(warehouse.duckdb_path),
+        "pg_dsn": warehouse.pg_dsn,
+        "landing_dir": landing,
+        "partition_start": TEST_PARTITION_START,
+        "duckdb_memory_limit": warehouse.duckdb_memory_limit,
+        "reports_dir": landing.parent / f"reports-{warehouse.kind}-{name}",
+    }
+    return Settings(**{**values, **changes})
+
+
+def definitions_for(warehouse: WarehouseResource, landing: Path, **changes: Any) -> Definitions:
+    """The project's Definitions with resources pointing at a test warehouse and landing dir (the
+    resources are injected; the environment is neither read nor changed). `changes`: other settings."""
     from aca_warehouse.definitions import build_definitions
 
-    return build_definitions()
+    return build_definitions(
+        settings_for(warehouse, landing, **changes),
+        warehouse=warehouse,
+        landing=LandingDirResource(landing_dir=str(landing)),
+    )
 
 
 def run_range(

@@ -166,11 +166,10 @@ def test_highest_version_wins_and_later_load_replaces_same_version(scenario: Sce
 
 
 def test_late_corrected_file_for_an_old_day(scenario: ScenarioResult) -> None:
-    from aca_warehouse.assets.dbt import dbt_assets_list
-    from aca_warehouse.assets.staging import staging_assets
+    from aca_warehouse_tests.pipeline import dbt_models, staging_assets
 
     # one partition: each staging asset and each dbt model materialized once
-    assert scenario.runs["step3"].materializations == len(dbt_assets_list[0].keys) + len(staging_assets)
+    assert scenario.runs["step3"].materializations == len(dbt_models().keys) + len(staging_assets())
     [c006] = rows(scenario, "core.fct_claim_lines", claim_id="C006")
     assert c006["paid_amount"] == Decimal("650.00")
     assert rows(scenario, "core.fct_claim_line_versions", claim_id="C003", line_number=2) == []
@@ -361,10 +360,9 @@ def test_dbt_assets_shape_and_blocking_checks() -> None:
     ensure_dbt_manifest()
     from dagster import AssetKey
 
-    from aca_warehouse.assets.dbt import dbt_assets_list
-    from aca_warehouse.partitions import daily_partitions
+    from aca_warehouse_tests.pipeline import dbt_models, partitions_for_tests
 
-    [assets] = dbt_assets_list
+    assets = dbt_models()
     keys = {k.to_user_string() for k in assets.keys}
     assert {t.replace(".", "/") for t in CORE_TABLES + MART_TABLES} <= keys
     assert {k.split("/")[0] for k in keys} == {"staging", "intermediate", "core", "marts"}
@@ -372,7 +370,7 @@ def test_dbt_assets_shape_and_blocking_checks() -> None:
     for key in assets.keys:
         assert assets.group_names_by_key[key] == key.path[0]
         assert assets.descriptions_by_key[key], key
-    assert assets.partitions_def == daily_partitions
+    assert assets.partitions_def == partitions_for_tests()
     upstream = {dep.to_user_string() for dep in assets.dependency_keys if dep not in assets.keys}
     assert upstream == {
         f"staging/{feed}"

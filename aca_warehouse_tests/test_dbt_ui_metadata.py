@@ -49,9 +49,10 @@ def dbt_build(
     import json
 
     manifest_path = ensure_dbt_manifest()  # before the dbt assets read it
-    from aca_warehouse.assets.dbt import dbt_assets_list, dbt_resource
-    from aca_warehouse.assets.quality import build_quality_asset, data_quality_models
+    from aca_warehouse.assets.dbt import dbt_resource
+    from aca_warehouse.assets.quality import build_quality_asset
     from aca_warehouse.resources.landing import LandingDirResource
+    from aca_warehouse_tests.pipeline import data_quality_models, dbt_models, partitions_for_tests
 
     landing: Path = tmp_path_factory.mktemp("ui_dbt_landing")
     build_scenario().write(landing)
@@ -59,9 +60,9 @@ def dbt_build(
     stage(warehouse, landing, FIRST_LOAD, LAST_LOAD)
     began = time.monotonic()
     # every dbt model: the main dbt asset, then the check-results copy and the data-quality models
-    quality = build_quality_asset([key for a in dbt_assets_list for key in a.keys])
+    quality = build_quality_asset(list(dbt_models().keys), partitions_for_tests())
     result = materialize(
-        [*dbt_assets_list, quality, data_quality_models],
+        [dbt_models(), quality, data_quality_models()],
         resources={
             "dbt": dbt_resource(),
             "warehouse": warehouse,
@@ -86,10 +87,9 @@ DBT_NODES = ("aca_dbt_models", "data_quality_models")  # the two dbt assets (ass
 
 
 def dbt_asset_definitions() -> list[Any]:
-    from aca_warehouse.assets.dbt import aca_dbt_models
-    from aca_warehouse.assets.quality import data_quality_models
+    from aca_warehouse_tests.pipeline import data_quality_models, dbt_models
 
-    return [aca_dbt_models, data_quality_models]
+    return [dbt_models(), data_quality_models()]
 
 
 def asset_key_of(node: dict[str, Any]) -> AssetKey:

@@ -123,8 +123,10 @@ def test_freshness_is_judged_on_the_newest_load_date_not_the_run_time(
 
 def test_a_landing_range_run_records_each_partitions_own_file(tmp_path: Path) -> None:
     """Each partition of a range run shows its own file (or "no file"), not the range's totals."""
-    from aca_warehouse.assets.landing import landing_assets
+    from aca_warehouse.assets.landing import build_landing_assets
+    from aca_warehouse_tests.pipeline import partitions_for_tests
 
+    landing_assets = build_landing_assets(partitions_for_tests())
     landing = tmp_path / "landing"
     shutil.copytree(HANDMADE, landing)  # claims on 2025-03-03 only
     claims = next(a for a in landing_assets if a.key == AssetKey(["landing", "claims"]))

@@ -14,7 +14,6 @@ from aca_warehouse.assets.quality import (
     CHECK_RESULTS_TABLE,
     KPI_TABLE,
     build_quality_asset,
-    data_quality_models,
 )
 from aca_warehouse.assets.staging import build_staging_asset
 from aca_warehouse.checks.staging import CHECK_NAMES
@@ -22,6 +21,7 @@ from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictiona
 from aca_warehouse.resources.dbt import dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
+from aca_warehouse_tests.pipeline import data_quality_models, partitions_for_tests
 from aca_warehouse_tests.test_staging_assets import (
     DEFECTIVE_DAY,
     PHI_MEMBER,
@@ -39,8 +39,8 @@ def test_per_partition_check_results_land_on_their_load_date(
     root = tmp_path / "landing"
     write_range_with_defects(root)
     dictionary = load_dictionary()
-    staging = build_staging_asset(dictionary.feeds["claims"], dictionary)
-    quality = build_quality_asset([AssetKey(["staging", "claims"])])
+    staging = build_staging_asset(dictionary.feeds["claims"], dictionary, partitions_for_tests())
+    quality = build_quality_asset([AssetKey(["staging", "claims"])], partitions_for_tests())
     warehouse = make_warehouse("duckdb")
     resources = {
         "warehouse": warehouse,
@@ -49,7 +49,7 @@ def test_per_partition_check_results_land_on_their_load_date(
     }
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [staging, quality, data_quality_models],
+            [staging, quality, data_quality_models()],
             instance=instance,
             tags=range_tags(RANGE_DAYS[0].isoformat(), RANGE_DAYS[-1].isoformat()),
             resources=resources,
@@ -58,7 +58,7 @@ def test_per_partition_check_results_land_on_their_load_date(
         # The data-quality models' own dbt tests run after the copy: the next run's copy adds them
         # (the first run was copied before it ended), without counting the first run's other results twice.
         quality_model_checks = [
-            e for e in result.get_asset_check_evaluations() if e.asset_key in data_quality_models.keys
+            e for e in result.get_asset_check_evaluations() if e.asset_key in data_quality_models().keys
         ]
         assert quality_model_checks
         with warehouse.connect() as conn:
@@ -67,7 +67,7 @@ def test_per_partition_check_results_land_on_their_load_date(
             )
         assert first_copy == len(result.get_asset_check_evaluations()) - len(quality_model_checks)
         again = materialize(
-            [quality, data_quality_models], instance=instance, partition_key=RANGE_DAYS[-1].isoformat(),
+            [quality, data_quality_models()], instance=instance, partition_key=RANGE_DAYS[-1].isoformat(),
             resources=resources,
         )  # fmt: skip
         assert again.success

@@ -144,7 +144,9 @@ def test_chart_data_matches_the_marts(loaded_duckdb_demo, demo_reports: Path) ->
 
 def test_reports_asset_alone_writes_to_its_configured_folder(loaded_duckdb_demo, tmp_path: Path) -> None:  # noqa: ANN001
     warehouse, _ = loaded_duckdb_demo
-    asset = build_reports_asset([AssetKey(["marts", "plan_month"])])
+    from aca_warehouse_tests.pipeline import partitions_for_tests
+
+    asset = build_reports_asset([AssetKey(["marts", "plan_month"])], partitions_for_tests())
     result = materialize(
         [asset],
         resources={"warehouse": warehouse},

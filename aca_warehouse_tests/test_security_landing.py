@@ -159,7 +159,9 @@ def test_a_rejected_file_is_never_quoted_in_errors_audit_or_run_storage(
     (root / FEED_DIR / "providers_2025-03-01.csv").write_text(f"{CANARY}\ndaemon:x:1:1:{CANARY}\n")
     warehouse = make_warehouse(kind)
     dictionary = load_dictionary()
-    asset = build_staging_asset(dictionary.feeds["providers"], dictionary)
+    from aca_warehouse_tests.pipeline import partitions_for_tests
+
+    asset = build_staging_asset(dictionary.feeds["providers"], dictionary, partitions_for_tests())
 
     with DagsterInstance.ephemeral() as instance:
         result = materialize(

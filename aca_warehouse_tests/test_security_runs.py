@@ -33,12 +33,15 @@ def landing(tmp_path: Path) -> Path:
 
 def _staging_and_quality_assets() -> tuple[object, list[object]]:
     """A staging asset, and the check-results copy with the dbt data-quality models after it."""
-    from aca_warehouse.assets.quality import build_quality_asset, data_quality_models
+    from aca_warehouse.assets.quality import build_data_quality_models, build_quality_asset
     from aca_warehouse.assets.staging import build_staging_asset
+    from aca_warehouse_tests.pipeline import partitions_for_tests
 
     dictionary = load_dictionary()
-    staging = build_staging_asset(dictionary.feeds["providers"], dictionary)
-    return staging, [build_quality_asset([AssetKey(["staging", "providers"])]), data_quality_models]
+    partitions = partitions_for_tests()
+    staging = build_staging_asset(dictionary.feeds["providers"], dictionary, partitions)
+    quality = build_quality_asset([AssetKey(["staging", "providers"])], partitions)
+    return staging, [quality, build_data_quality_models(partitions)]
 
 
 def test_the_quality_history_records_only_this_warehouses_runs(
@@ -106,11 +109,15 @@ def test_a_held_duckdb_file_says_another_run_holds_the_warehouse(held_warehouse:
 def test_dbt_on_a_held_duckdb_file_says_another_run_holds_the_warehouse(
     held_warehouse: WarehouseResource,
 ) -> None:
-    from aca_warehouse.assets.dbt import aca_dbt_models
     from aca_warehouse.resources.dbt import dbt_resource
+    from aca_warehouse_tests.pipeline import dbt_models
 
+    aca_dbt_models = dbt_models()
     impatient = WarehouseResource(
-        kind="duckdb", duckdb_path=held_warehouse.duckdb_path, duckdb_lock_wait_seconds=0
+        kind="duckdb",
+        duckdb_path=held_warehouse.duckdb_path,
+        duckdb_lock_wait_seconds=0,
+        member_key_secret=held_warehouse.member_key_secret,
     )
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
@@ -130,9 +137,10 @@ def test_a_failed_dbt_build_keeps_its_log_masked_and_names_it(
     and the log is there, private, without the secret."""
     import os
 
-    from aca_warehouse.assets.dbt import aca_dbt_models
     from aca_warehouse.resources.dbt import dbt_resource
+    from aca_warehouse_tests.pipeline import dbt_models
 
+    aca_dbt_models = dbt_models()
     monkeypatch.setenv("DBT_FAIL_FAST", "true")  # stop at the first failed node: the test needs one
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     with DagsterInstance.ephemeral() as instance:

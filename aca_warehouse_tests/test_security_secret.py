@@ -117,11 +117,14 @@ def test_without_a_secret_the_code_location_and_the_cli_refuse_to_start(
     assert "ACA_MEMBER_KEY_SECRET is not set" in err and "secrets.token_urlsafe(32)" in err
 
 
-def test_dbt_gets_the_secret_as_a_session_value_never_as_sql_text(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dbt_gets_the_secret_as_a_session_value_never_as_sql_text() -> None:
     from aca_warehouse.resources import WarehouseResource
 
-    monkeypatch.setenv("ACA_MEMBER_KEY_SECRET", "with space and \\ backslash 0123456789")
-    env = WarehouseResource(kind="postgres", pg_dsn="postgresql://u:pw@h:5432/d").dbt_env()
+    env = WarehouseResource(
+        kind="postgres",
+        pg_dsn="postgresql://u:pw@h:5432/d",
+        member_key_secret="with space and \\ backslash 0123456789",
+    ).dbt_env()
     assert env["PGOPTIONS"] == "-c aca.member_key_secret=with\\ space\\ and\\ \\\\\\ backslash\\ 0123456789"
     macro = (PROJECT_ROOT / "dbt" / "macros" / "pseudonym.sql").read_text()
     assert "env_var('ACA_MEMBER_KEY_SECRET')" not in macro

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, Definitions
 
-from aca_warehouse_tests.pipeline import landing_sensor_tick
+from aca_warehouse.resources import WarehouseResource
+from aca_warehouse_tests.pipeline import definitions_for, landing_sensor_tick
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture(autouse=True)
-def _settle_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files count as settled after 10 minutes here: a loaded CI machine can take seconds between
-    writing a "still growing" file and evaluating the sensor."""
-    monkeypatch.setenv("ACA_SENSOR_SETTLE_SECONDS", "600")
+@pytest.fixture
+def defs(tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource]) -> Definitions:
+    """The project's definitions over tmp_path. Files count as settled after 10 minutes here: a loaded
+    CI machine can take seconds between writing a "still growing" file and evaluating the sensor."""
+    return definitions_for(make_warehouse("duckdb"), tmp_path, sensor_settle_seconds=600)
 
 
 def _write(root: Path, rel: str, text: str, age_seconds: float = 3600) -> Path:
@@ -39,10 +41,8 @@ def instance():  # noqa: ANN201
 
 
 def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
-    tmp_path: Path, instance: DagsterInstance
+    tmp_path: Path, instance: DagsterInstance, defs: Definitions
 ) -> None:
-    from aca_warehouse.definitions import defs
-
     header = "claim_id,line_number\n"
     _write(tmp_path, "claims_system/claims/claims_2025-11-03.csv", header + "C1,1\n")
     _write(tmp_path, "claims_system/premiums/premiums_2025-11-03.csv", "payment_id\nP1\n")
@@ -77,9 +77,8 @@ def test_new_file_requests_one_run_for_its_date_and_identical_redelivery_none(
 
 
 def test_files_for_many_dates_at_once_are_one_catch_up_range_run(
-    tmp_path: Path, instance: DagsterInstance
+    tmp_path: Path, instance: DagsterInstance, defs: Definitions
 ) -> None:
-    from aca_warehouse.definitions import defs
     from aca_warehouse.sensors.landing import CATCH_UP_DATES, requested_message
 
     header = "claim_id,line_number\n"
@@ -112,9 +111,9 @@ def test_files_for_many_dates_at_once_are_one_catch_up_range_run(
     )
 
 
-def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path, instance: DagsterInstance) -> None:
-    from aca_warehouse.definitions import defs
-
+def test_a_few_dates_at_once_stay_one_run_per_date(
+    tmp_path: Path, instance: DagsterInstance, defs: Definitions
+) -> None:
     header = "claim_id,line_number\n"
     for day in ("2025-10-01", "2025-11-03"):  # a late file for an old day and today's file
         _write(tmp_path, f"claims_system/claims/claims_{day}.csv", header + "C1,1\n")
@@ -122,29 +121,38 @@ def test_a_few_dates_at_once_stay_one_run_per_date(tmp_path: Path, instance: Dag
     assert [r.partition_key for r in result.run_requests] == ["2025-10-01", "2025-11-03"]
 
 
-def test_sensor_default_status_follows_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sensor_default_status_follows_the_setting(
+    tmp_path: Path, make_warehouse: Callable[[str], WarehouseResource]
+) -> None:
     from dagster import DefaultSensorStatus
 
     from aca_warehouse.errors import ConfigurationError
-    from aca_warehouse.sensors.landing import default_sensor_status
+    from aca_warehouse.settings import load_settings
 
-    monkeypatch.delenv("ACA_SENSOR_DEFAULT_STATUS", raising=False)
-    assert default_sensor_status() == DefaultSensorStatus.RUNNING
-    monkeypatch.setenv("ACA_SENSOR_DEFAULT_STATUS", "Stopped")
-    assert default_sensor_status() == DefaultSensorStatus.STOPPED
-    monkeypatch.setenv("ACA_SENSOR_DEFAULT_STATUS", "paused")
+    assert load_settings({}).sensor_default_status == "running"
+    assert load_settings({"ACA_SENSOR_DEFAULT_STATUS": "Stopped"}).sensor_default_status == "stopped"
     with pytest.raises(ConfigurationError, match="running or stopped"):
-        default_sensor_status()
+        load_settings({"ACA_SENSOR_DEFAULT_STATUS": "paused"})
+    with pytest.raises(ConfigurationError, match="ACA_SENSOR_SETTLE_SECONDS"):
+        load_settings({"ACA_SENSOR_SETTLE_SECONDS": "soon"})
+    # both sensors of the code location take it
+    warehouse = make_warehouse("duckdb")
+    for setting, status in (
+        ("running", DefaultSensorStatus.RUNNING),
+        ("stopped", DefaultSensorStatus.STOPPED),
+    ):
+        defs = definitions_for(warehouse, tmp_path, sensor_default_status=setting)
+        sensors = list(defs.sensors or [])
+        assert len(sensors) == 2 and {s.default_status for s in sensors} == {status}
 
 
 def test_the_state_behind_the_cursor_is_kept_once_and_an_old_json_cursor_still_reads(
-    tmp_path: Path, instance: DagsterInstance
+    tmp_path: Path, instance: DagsterInstance, defs: Definitions
 ) -> None:
     """The state a cursor moved away from is emptied on the next tick; a cursor of the older format
     (the whole file map as JSON) is understood, so an upgrade does not reload every file."""
     import json
 
-    from aca_warehouse.definitions import defs
     from aca_warehouse.sensors.landing import STATE_KEY_PREFIX
 
     def stored(cursor: str) -> str | None:

@@ -22,14 +22,13 @@ from dagster import (
     materialize,
 )
 
-from aca_warehouse.assets.staging import staging_assets
 from aca_warehouse.checks.staging import CHECK_NAMES, PHI_MASK, masked_raw_values, phi_names, staging_checks
 from aca_warehouse.cli import report_run
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
-from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
 from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
+from aca_warehouse_tests.pipeline import partitions_for_tests, staging_assets
 
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
 
@@ -40,7 +39,7 @@ CLAIMS_HEADER = (
 
 
 def staging_asset(feed: str) -> AssetsDefinition:
-    return next(a for a in staging_assets if a.key == AssetKey(["staging", feed]))
+    return next(a for a in staging_assets() if a.key == AssetKey(["staging", feed]))
 
 
 def run_staging(
@@ -118,11 +117,11 @@ def write_clean_claims(root: Path, load_date: date, count: int, extra_lines: tup
 @pytest.mark.unit
 def test_one_staging_asset_per_feed_with_the_agreed_shape() -> None:
     dictionary = load_dictionary()
-    assert [a.key for a in staging_assets] == [AssetKey(["staging", f]) for f in dictionary.feeds]
-    for asset_def in staging_assets:
+    assert [a.key for a in staging_assets()] == [AssetKey(["staging", f]) for f in dictionary.feeds]
+    for asset_def in staging_assets():
         feed = asset_def.key.path[1]
         assert asset_def.group_names_by_key[asset_def.key] == "staging"
-        assert asset_def.partitions_def == daily_partitions
+        assert asset_def.partitions_def == partitions_for_tests()
         assert asset_def.backfill_policy is not None
         assert asset_def.backfill_policy == BackfillPolicy.single_run()
         assert set(asset_def.asset_deps[asset_def.key]) == {AssetKey(["landing", feed])}

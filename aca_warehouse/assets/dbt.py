@@ -31,11 +31,13 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     Config,
     MetadataValue,
     Output,
+    PartitionsDefinition,
 )
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -49,7 +51,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.errors import DbtBuildError
-from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_error
 from aca_warehouse.scratch import DBT_SCRATCH_PREFIX, new_scratch_dir
@@ -418,31 +420,39 @@ def aca_translator() -> AcaDbtTranslator:
     )
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name="aca_dbt_models",
-    exclude=DATA_QUALITY_MODELS,
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_BUILD_POOL,
-    dagster_dbt_translator=aca_translator(),
-)
-def aca_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
-) -> Iterator[Any]:
-    """One `dbt build`: every model brought up to date with what staging changed since the last build."""
-    yield from run_dbt_build(context, dbt, warehouse, full_refresh=config.full_refresh)
+def build_dbt_assets(partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    """The dbt models as one `@dbt_assets` definition, partitioned by `partitions_def` (the code
+    location's load-date partitions, built from the settings by `build_definitions`). The data-quality
+    models are a dbt asset of their own (assets/quality.py)."""
 
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name="aca_dbt_models",
+        exclude=DATA_QUALITY_MODELS,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_BUILD_POOL,
+        dagster_dbt_translator=aca_translator(),
+    )
+    def aca_dbt_models(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: DbtBuildConfig,
+    ) -> Iterator[Any]:
+        """One `dbt build`: every model brought up to date with what staging changed since the last build."""
+        yield from run_dbt_build(context, dbt, warehouse, full_refresh=config.full_refresh)
 
-dbt_assets_list: list = [aca_dbt_models]
+    return aca_dbt_models
+
 
 __all__ = [
     "DATA_QUALITY_MODELS",
     "AcaDbtTranslator",
     "DbtBuildConfig",
-    "aca_dbt_models",
-    "dbt_assets_list",
+    "aca_translator",
+    "build_dbt_assets",
     "dbt_project",
     "dbt_resource",
     "run_dbt_build",

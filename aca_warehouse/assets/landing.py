@@ -1,6 +1,5 @@
 """Landing assets: one per feed, recording which files arrived for each load date (never rewriting them)."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,14 +10,15 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
 )
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.contract import Feed, load_dictionary
-from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
-from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.landing import LandingFile, file_digest, files_in_window, scan_feed
 from aca_warehouse.resources.landing import LandingDirResource
+from aca_warehouse.sensors.landing import reuse_sensor_digests
 
 
 @dataclass(frozen=True)
@@ -33,28 +33,21 @@ class ArrivedFile:
 
 
 def inspect_landing_file(landing_file: LandingFile) -> ArrivedFile:
-    """Checksum and count the lines of a file in one streaming pass."""
-    digest = hashlib.sha256()
-    newlines = 0
-    last = b"\n"
-    size = 0
-    with landing_file.path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-            newlines += chunk.count(b"\n")
-            size += len(chunk)
-            last = chunk[-1:]
-    lines = newlines + (0 if last == b"\n" else 1)
-    return ArrivedFile(landing_file.relative_path, landing_file.load_date, size, digest.hexdigest(), lines)
+    """Checksum and line count of a file: one streaming pass, unless this process has the digest of
+    the file as it is now (from the sensor that requested the run); the staging loader reuses it."""
+    digest = file_digest(landing_file)
+    return ArrivedFile(
+        landing_file.relative_path, landing_file.load_date, digest.size, digest.sha256, digest.lines
+    )
 
 
-def build_landing_asset(feed: Feed) -> AssetsDefinition:
+def build_landing_asset(feed: Feed, partitions_def: PartitionsDefinition) -> AssetsDefinition:
     """The landing asset of one feed: partitioned by load date, records the arrived files."""
 
     @asset(
         key=AssetKey(["landing", feed.name]),
         group_name="landing",
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         description=(
             f"Landing files of `{feed.directory}/{feed.file_prefix}_YYYY-MM-DD.{feed.extension}` "
@@ -68,6 +61,9 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
     )
     def _landing_asset(context: AssetExecutionContext, landing: LandingDirResource) -> MaterializeResult:
         window = context.partition_time_window
+        reused = reuse_sensor_digests(context.instance, context.run.tags, landing.root)
+        if reused:
+            context.log.debug(f"{reused} file digest(s) from the landing sensor's state: not hashed again")
         files, ignored = scan_feed(landing.root, feed)
         in_window = files_in_window(files, window.start.date(), window.end.date())
         arrived = [inspect_landing_file(f) for f in in_window]
@@ -104,6 +100,6 @@ def build_landing_asset(feed: Feed) -> AssetsDefinition:
     return _landing_asset
 
 
-landing_assets: list[AssetsDefinition] = [
-    build_landing_asset(feed) for feed in load_dictionary().feeds.values()
-]
+def build_landing_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
+    """The landing asset of every feed of the dictionary."""
+    return [build_landing_asset(feed, partitions_def) for feed in load_dictionary().feeds.values()]

@@ -26,6 +26,7 @@ from dagster import (
     DagsterInstance,
     JsonMetadataValue,
     MaterializeResult,
+    PartitionsDefinition,
     RunsFilter,
     TableMetadataValue,
     asset,
@@ -34,7 +35,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from aca_warehouse.assets.dbt import DATA_QUALITY_MODELS, aca_translator, dbt_project, run_dbt_build
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
-from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL, daily_partitions
+from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
 # Written by the quality asset, read by dbt as the source staging.check_results.
@@ -187,7 +188,9 @@ def copy_check_results(conn: WarehouseConnection, run_ids: Sequence[str], rows: 
             conn.execute(f"insert into {COPIED_RESULTS_TABLE} values ({placeholders})", [*row, copied_at])
 
 
-def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
+def build_quality_asset(
+    upstream: Sequence[AssetKey], partitions_def: PartitionsDefinition
+) -> AssetsDefinition:
     """The asset that copies new check results into the warehouse after every load (`upstream`: every
     asset of the code location but the data-quality models and what follows them)."""
 
@@ -198,7 +201,7 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
         # Partitioned like everything it follows, so a range run or a UI backfill of a range stays
         # one run through every layer (an unpartitioned asset would get a run of its own afterwards).
         # A partition here means: the check results of the runs over those load dates are copied.
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_BUILD_POOL,
         description=(
@@ -239,19 +242,24 @@ def build_quality_asset(upstream: Sequence[AssetKey]) -> AssetsDefinition:
     return data_quality
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    name="data_quality_models",
-    select=DATA_QUALITY_MODELS,
-    # Partitioned like the copy it follows, so a range run stays one run.
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_BUILD_POOL,
-    dagster_dbt_translator=aca_translator(),
-)
-def data_quality_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-) -> Iterator[Any]:
-    """`dbt build` of the data-quality models: the check-result history (incremental) and the KPI mart."""
-    yield from run_dbt_build(context, dbt, warehouse, full_refresh=False)
+def build_data_quality_models(partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    """The data-quality dbt models (tag `data_quality`) as a dbt asset of their own, downstream of the
+    copy of the check results; partitioned like the copy it follows, so a range run stays one run."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name="data_quality_models",
+        select=DATA_QUALITY_MODELS,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_BUILD_POOL,
+        dagster_dbt_translator=aca_translator(),
+    )
+    def data_quality_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """`dbt build` of the data-quality models: the check-result history (incremental) and the KPI mart."""
+        yield from run_dbt_build(context, dbt, warehouse, full_refresh=False)
+
+    return data_quality_models

@@ -9,6 +9,7 @@ partition only (Dagster would otherwise copy the same images onto every partitio
 
 import base64
 from collections.abc import Iterable
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -18,11 +19,11 @@ from dagster import (
     Config,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
 )
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
-from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.reports import ChartFile, default_reports_dir, render_reports
 from aca_warehouse.reports.charts import CHARTS
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -31,7 +32,8 @@ REPORTS_ASSET_KEY = AssetKey(["reports", "charts"])
 
 
 class ReportsConfig(Config):
-    """Where the charts go: empty means ACA_REPORTS_DIR, or data/reports under the project."""
+    """Where the charts go: empty means the code location's reports folder (ACA_REPORTS_DIR, default
+    data/reports under the project)."""
 
     reports_dir: str = ""
 
@@ -48,8 +50,11 @@ def chart_markdown(chart: ChartFile) -> str:
     return f"![{chart.title}](data:image/png;base64,{encoded})\n\n{chart.description}{note}"
 
 
-def build_reports_asset(available: Iterable[AssetKey]) -> AssetsDefinition:
-    """The charts asset, depending on those of the tables it reads that `available` defines."""
+def build_reports_asset(
+    available: Iterable[AssetKey], partitions_def: PartitionsDefinition, reports_dir: Path | None = None
+) -> AssetsDefinition:
+    """The charts asset, depending on those of the tables it reads that `available` defines; the charts
+    go to `reports_dir` (the settings' ACA_REPORTS_DIR) unless a run's config names another folder."""
     known = set(available)
     read_keys = {table_asset_key(table) for spec in CHARTS for table in spec.reads}
     deps = sorted((k for k in read_keys if k in known), key=lambda k: k.to_user_string())
@@ -58,7 +63,7 @@ def build_reports_asset(available: Iterable[AssetKey]) -> AssetsDefinition:
         key=REPORTS_ASSET_KEY,
         group_name="reports",
         deps=deps,
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"python", "matplotlib"},
         owners=OWNERS,
@@ -74,7 +79,7 @@ def build_reports_asset(available: Iterable[AssetKey]) -> AssetsDefinition:
     def charts(
         context: AssetExecutionContext, warehouse: WarehouseResource, config: ReportsConfig
     ) -> MaterializeResult:
-        out_dir = default_reports_dir(config.reports_dir or None)
+        out_dir = default_reports_dir(config.reports_dir or (str(reports_dir) if reports_dir else None))
         with warehouse.connect() as conn:  # closed before returning: DuckDB allows one writer process
             report = render_reports(conn, out_dir, source=warehouse.description)
         # The charts go on one partition's event: the last of the run's window.

@@ -14,6 +14,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     Output,
+    PartitionsDefinition,
     TableColumn,
     TableRecord,
     TableSchema,
@@ -37,7 +38,6 @@ from aca_warehouse.checks.staging import (
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
 from aca_warehouse.logs import loader_progress_log, log_file_results
-from aca_warehouse.partitions import daily_partitions
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
 from aca_warehouse.staging.loader import WindowLoadReport, load_feed_window
@@ -185,7 +185,9 @@ def rejection_error(report: WindowLoadReport) -> LandingFileError:
     return LandingFileError(first.path, f"{first.problem} (also rejected: {others}{more})")
 
 
-def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
+def build_staging_asset(
+    feed: Feed, dictionary: Dictionary, partitions_def: PartitionsDefinition
+) -> AssetsDefinition:
     """The staging asset of one feed, with its checks as check specs."""
     key = staging_asset_key(feed.name)
     table = f"staging.{feed.name}"
@@ -195,7 +197,7 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
         key=key,
         group_name="staging",
         deps=[AssetKey(["landing", feed.name])],
-        partitions_def=daily_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         description=staging_asset_description(feed, dictionary),
         check_specs=staging_check_specs(feed.name, dictionary),
@@ -220,6 +222,8 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
                 asset_key=key.to_user_string(),
                 run_id=context.run.run_id,
                 log=loader_progress_log(context.log),
+                batch_bytes=warehouse.staging_batch_bytes,
+                memory_limit=warehouse.staging_duckdb_memory_limit,
             )
             log_file_results(context.log, report, asset=key.to_user_string())  # JSON lines mode only
             for ignored in report.ignored:
@@ -245,12 +249,12 @@ def build_staging_asset(feed: Feed, dictionary: Dictionary) -> AssetsDefinition:
     return _staging_asset
 
 
-def build_staging_assets(dictionary: Dictionary | None = None) -> list[AssetsDefinition]:
+def build_staging_assets(
+    partitions_def: PartitionsDefinition, dictionary: Dictionary | None = None
+) -> list[AssetsDefinition]:
     dictionary = dictionary or load_dictionary()
-    return [build_staging_asset(feed, dictionary) for feed in dictionary.feeds.values()]
+    return [build_staging_asset(feed, dictionary, partitions_def) for feed in dictionary.feeds.values()]
 
-
-staging_assets: list[AssetsDefinition] = build_staging_assets()
 
 # `staging.load_audit` is written by every staging asset in the same transaction as its data, so
 # it has no asset of its own to materialize; dbt reads it as a source (stg_load_audit).

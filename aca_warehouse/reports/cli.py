@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from aca_warehouse.reports import default_reports_dir, render_reports
     from aca_warehouse.resources import WarehouseResource
+    from aca_warehouse.settings import load_settings
 
-    warehouse = WarehouseResource.from_settings()
+    warehouse = WarehouseResource.from_settings(load_settings())
     out_dir = default_reports_dir(str(args.out) if args.out else None)
     with warehouse.connect() as conn:
         report = render_reports(conn, out_dir, source=warehouse.description)

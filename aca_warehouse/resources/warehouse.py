@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field
 
 from aca_warehouse.errors import (
     ConfigurationError,
@@ -19,10 +20,16 @@ from aca_warehouse.errors import (
 )
 from aca_warehouse.scratch import clean_stale_scratch_dirs
 from aca_warehouse.settings import (
+    DEMO_MEMBER_KEY_SECRET,
+    DEMO_SECRET_ENV,
     DUCKDB_MEMORY_LIMIT_DEFAULT,
+    MEMBER_KEY_SECRET_ENV,
+    PG_DSN_DEFAULT,
+    PG_DSN_ENV,
+    STAGING_BATCH_MB_DEFAULT,
+    STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT,
     Settings,
-    load_settings,
-    member_key_secret,
+    check_member_key_secret,
     parse_pg_dsn,
     redact,
 )
@@ -156,25 +163,76 @@ class WarehouseConnection:
 
 
 class WarehouseResource(ConfigurableResource):
-    """The analytical warehouse. `kind` picks the engine: `duckdb` (embedded default) or `postgres`."""
+    """The analytical warehouse. `kind` picks the engine: `duckdb` (embedded default) or `postgres`.
+
+    Every value is a field: the Definitions assembly fills them from the settings (secrets as `EnvVar`,
+    so Dagster resolves them in the process that runs, and the UI and the stored run configuration show
+    the variable's name, never the value); tests construct the resource with the values they need. The
+    resource itself reads no environment variable."""
 
     kind: str = "duckdb"
     duckdb_path: str = "data/warehouse.duckdb"
-    pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/aca"
+    pg_dsn: str = Field(
+        default=PG_DSN_DEFAULT, description=f"PostgreSQL DSN (EnvVar {PG_DSN_ENV}: may hold a password)"
+    )
     duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT_DEFAULT
     connect_retries: int = 3
     # DuckDB: how long to wait for another process's write lock before "another run holds the warehouse".
     duckdb_lock_wait_seconds: float = 15.0
+    member_key_secret: str = Field(
+        default="",
+        description=f"Keys the member pseudonyms in dbt (EnvVar {MEMBER_KEY_SECRET_ENV}); validated at run start",
+    )
+    allow_demo_secret: bool = Field(
+        default=False, description=f"{DEMO_SECRET_ENV}=1: the public demo secret may key synthetic data"
+    )
+    staging_batch_mb: int = Field(
+        default=STAGING_BATCH_MB_DEFAULT, description="landing text the staging loader loads in one batch"
+    )
+    staging_duckdb_memory_limit: str = Field(
+        default=STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT, description="DuckDB memory limit while a feed is staged"
+    )
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
-        settings = settings or load_settings()
+    def from_settings(cls, settings: Settings, *, member_key_secret: str = "") -> WarehouseResource:
+        """A resource with the settings' plain values, for use outside a Dagster run (the CLI's checks,
+        scripts); `member_key_secret` only when dbt will run through it."""
+        return cls._build(settings, member_key_secret, settings.pg_dsn)
+
+    @classmethod
+    def _build(cls, settings: Settings, member_key_secret: str, pg_dsn: str) -> WarehouseResource:
+        # Through the constructor: Dagster takes a resource's configuration from its constructor's
+        # arguments (pydantic's model_copy(update=...) would change the attributes, not the config).
         return cls(
             kind=settings.warehouse,
             duckdb_path=str(settings.duckdb_path),
-            pg_dsn=settings.pg_dsn,
+            pg_dsn=pg_dsn,
             duckdb_memory_limit=settings.duckdb_memory_limit,
+            member_key_secret=member_key_secret,
+            allow_demo_secret=settings.demo_secret,
+            staging_batch_mb=settings.staging_batch_mb,
+            staging_duckdb_memory_limit=settings.staging_duckdb_memory_limit,
         )
+
+    @classmethod
+    def for_code_location(cls, settings: Settings) -> WarehouseResource:
+        """The resource the code location uses: the settings' values with the secrets as EnvVars
+        (ACA_MEMBER_KEY_SECRET; ACA_PG_DSN when set, it may hold a password), which Dagster resolves in
+        the process that runs and shows by name only. With ACA_DEMO_SECRET=1 and no usable secret, the
+        public demo secret itself (it is no secret)."""
+        secret = DEMO_MEMBER_KEY_SECRET if settings.uses_demo_secret else EnvVar(MEMBER_KEY_SECRET_ENV)
+        return cls._build(
+            settings, secret, EnvVar(PG_DSN_ENV) if settings.pg_dsn_from_env else settings.pg_dsn
+        )
+
+    def validated_member_key_secret(self) -> str:
+        """The member-key secret to hash with, by the project's rules (settings.check_member_key_secret):
+        missing, short or public -> ConfigurationError."""
+        return check_member_key_secret(self.member_key_secret, demo=self.allow_demo_secret)
+
+    @property
+    def staging_batch_bytes(self) -> int:
+        return self.staging_batch_mb << 20
 
     def connection_env(self) -> dict[str, str]:
         """Environment naming this warehouse for dbt (read by dbt/profiles.yml); holds no secret but
@@ -195,8 +253,10 @@ class WarehouseResource(ConfigurableResource):
         """Environment for a dbt invocation against this warehouse: the connection and the member-key
         secret (validated). The secret reaches the SQL as a session value, never as text: DuckDB gets
         it from dbt/profiles.yml's plugin (`aca_warehouse.dbt_session`), PostgreSQL from PGOPTIONS."""
-        secret = member_key_secret()
-        env = {**self.connection_env(), "ACA_MEMBER_KEY_SECRET": secret}
+        secret = self.validated_member_key_secret()
+        env = {**self.connection_env(), MEMBER_KEY_SECRET_ENV: secret}
+        if secret == DEMO_MEMBER_KEY_SECRET:  # dbt's DuckDB plugin validates again: it may use the demo's
+            env[DEMO_SECRET_ENV] = "1"
         if self.kind == "postgres":
             env["PGOPTIONS"] = f"-c {PG_SECRET_SETTING}={pg_options_escape(secret)}"
         return env
@@ -219,8 +279,10 @@ class WarehouseResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """At the start of every run that uses the warehouse, whoever launched it (CLI, sensor, UI,
-        backfill): remove the scratch directories killed runs left, and tag the run with this
+        backfill): check the member-key secret (a run with a missing or public one stops here, before
+        loading anything), remove the scratch directories killed runs left, and tag the run with this
         warehouse's identity (see WAREHOUSE_RUN_TAG)."""
+        self.validated_member_key_secret()
         run_id = getattr(context, "run_id", None)
         instance = getattr(context, "instance", None)
         if not run_id or instance is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -26,15 +25,15 @@ from dagster import (
 )
 
 from aca_warehouse.contract import load_dictionary
-from aca_warehouse.errors import ConfigurationError, WarehouseUnreachableError
-from aca_warehouse.landing import LandingFile, file_sha256, scan_feed
-from aca_warehouse.partitions import daily_partitions
+from aca_warehouse.errors import WarehouseUnreachableError
+from aca_warehouse.landing import FileDigest, LandingFile, file_digest, remember_digest, scan_feed
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.settings import SENSOR_SETTLE_SECONDS_DEFAULT
 from aca_warehouse.staging.loader import loaded_files
 
 CURSOR_MAX_FILES = 5000
-SETTLE_SECONDS_DEFAULT = 5.0
+SETTLE_SECONDS_DEFAULT = SENSOR_SETTLE_SECONDS_DEFAULT
 # More load dates than this with new files in one tick is a catch-up (the sensor's first look at a
 # full landing directory, files delivered after an outage): one range run, as a backfill would be,
 # instead of one run per date each paying a run's and dbt's fixed cost (~20 s here).
@@ -43,10 +42,13 @@ CATCH_UP_DATES = 3
 
 @dataclass(frozen=True)
 class FileState:
-    """What the sensor remembers of a file: a cheap fingerprint and the content hash behind it."""
+    """What the sensor remembers of a file: a cheap fingerprint, the content hash behind it and the
+    line count (the landing asset of the run it requests reuses the hash and count: see
+    reuse_sensor_digests; None in states written before it was kept)."""
 
     fingerprint: str
     sha256: str
+    lines: int | None = None
 
 
 # The per-file state lives in the Dagster instance's key-value store, one entry per state, named by
@@ -57,12 +59,19 @@ class FileState:
 # by the next tick (a small row stays: the store has no delete).
 STATE_KEY_PREFIX = "aca/landing_files_sensor/state/"
 _CURSOR_STATE = re.compile(r"state ([0-9a-f]{16,64})")
+# The run tag naming the state a run was requested with: its landing assets take the files' hashes
+# from it instead of hashing the files again (for files whose fingerprint is still the same).
+STATE_RUN_TAG = "aca/landing_sensor_state"
+_REUSED_STATES: set[str] = set()
 
 
 def _encode_state(files: Mapping[str, FileState]) -> str:
     # Bounded: keep the newest entries (file names carry the load date, so sorting by name is by date).
     kept = sorted(files.items(), key=lambda kv: kv[0].rsplit("_", 1)[-1])[-CURSOR_MAX_FILES:]
-    return json.dumps({k: [v.fingerprint, v.sha256] for k, v in sorted(kept)}, sort_keys=True)
+    return json.dumps(
+        {k: [v.fingerprint, v.sha256] + ([v.lines] if v.lines is not None else []) for k, v in sorted(kept)},
+        sort_keys=True,
+    )
 
 
 def _decode_state(raw: str) -> dict[str, FileState]:
@@ -90,6 +99,32 @@ def load_sensor_state(instance: DagsterInstance, cursor: str | None) -> dict[str
         if instance.run_storage.get_cursor_values({parent_key}).get(parent_key):
             instance.run_storage.set_cursor_values({parent_key: ""})
     return _decode_state(entry["files"])
+
+
+def reuse_sensor_digests(instance: DagsterInstance, run_tags: Mapping[str, str], landing_root: Path) -> int:
+    """In a run the sensor requested (STATE_RUN_TAG): keep the sensor's digests of the files that
+    still have the fingerprint the sensor saw, so the landing asset and the staging loader do not hash
+    them again. Read only (the sensor prunes its states); a state already pruned or a file changed
+    since means the file is hashed as usual. How many digests were taken."""
+    digest = run_tags.get(STATE_RUN_TAG)
+    if not digest or not re.fullmatch(r"[0-9a-f]{16,64}", digest) or digest in _REUSED_STATES:
+        return 0  # no state, or this process took it already (one landing asset per feed asks)
+    _REUSED_STATES.add(digest)
+    key = STATE_KEY_PREFIX + digest
+    stored = instance.run_storage.get_cursor_values({key}).get(key)
+    if not stored:
+        return 0
+    reused = 0
+    for relative, state in _decode_state(json.loads(stored)["files"]).items():
+        if state.lines is None:
+            continue
+        path = landing_root / relative
+        remember_digest(
+            path,
+            FileDigest(state.fingerprint, state.sha256, int(state.fingerprint.split("-", 1)[0]), state.lines),
+        )
+        reused += 1
+    return reused
 
 
 def save_sensor_state(instance: DagsterInstance, cursor: str | None, files: Mapping[str, FileState]) -> str:
@@ -154,8 +189,9 @@ def plan_landing_runs(
             previous = known.get(landing_file.relative_path)
             if previous and previous.fingerprint == fingerprint:
                 continue
-            sha = file_sha256(landing_file.path)
-            updated[landing_file.relative_path] = FileState(fingerprint, sha)
+            digest = file_digest(landing_file)  # one pass: hash and lines (for the run it may request)
+            sha = digest.sha256
+            updated[landing_file.relative_path] = FileState(digest.fingerprint, sha, digest.lines)
             if previous and previous.sha256 == sha:
                 continue  # rewritten with identical bytes: nothing to load
             if previous is None and already_loaded.get(landing_file.relative_path) == sha:
@@ -269,23 +305,30 @@ def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
         return loaded_files(conn)
 
 
-def default_sensor_status() -> DefaultSensorStatus:
-    """RUNNING unless `ACA_SENSOR_DEFAULT_STATUS=stopped` (e.g. to backfill history by hand first).
-    Dagster applies it to a sensor nobody has started or stopped yet; the UI's toggle wins after."""
-    value = os.environ.get("ACA_SENSOR_DEFAULT_STATUS", "running").strip().lower()
-    if value not in ("running", "stopped"):
-        raise ConfigurationError(f"ACA_SENSOR_DEFAULT_STATUS must be running or stopped, got {value!r}")
-    return DefaultSensorStatus.RUNNING if value == "running" else DefaultSensorStatus.STOPPED
+def default_sensor_status(status: str = "running") -> DefaultSensorStatus:
+    """The sensors' default status from the setting (ACA_SENSOR_DEFAULT_STATUS: `running`, or `stopped`
+    e.g. to backfill history by hand first). Dagster applies it to a sensor nobody has started or
+    stopped yet; the UI's toggle wins after."""
+    return DefaultSensorStatus.STOPPED if status.strip().lower() == "stopped" else DefaultSensorStatus.RUNNING
 
 
-def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKey]]) -> SensorDefinition:
-    """The sensor over every feed of the landing directory (claims, premiums, events and snapshots)."""
+def build_landing_sensor(
+    job: Any,
+    feed_selection: Mapping[str, Sequence[AssetKey]],
+    *,
+    first_partition: date,
+    settle_seconds: float = SETTLE_SECONDS_DEFAULT,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+) -> SensorDefinition:
+    """The sensor over every feed of the landing directory (claims, premiums, events and snapshots).
+    `first_partition`: the partitions' first load date (older files are reported, not loaded);
+    `settle_seconds`: how long a file must be unmodified before it is loaded."""
 
     @sensor(
         name="landing_files_sensor",
         job=job,
         minimum_interval_seconds=15,
-        default_status=default_sensor_status(),
+        default_status=default_status,
         description=(
             "Watches every feed folder of the landing directory. A new or corrected file requests one run "
             "for its load-date partition (files of the same date share a run) through staging, core and "
@@ -297,7 +340,6 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
     def landing_files_sensor(
         context: SensorEvaluationContext, landing: LandingDirResource, warehouse: WarehouseResource
     ):
-        settle = float(os.environ.get("ACA_SENSOR_SETTLE_SECONDS", SETTLE_SECONDS_DEFAULT))
         known = load_sensor_state(context.instance, context.cursor)
         already_loaded: dict[str, str] = {}
         if not known:  # first tick (or a reset cursor): learn what the warehouse holds
@@ -309,9 +351,9 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
             landing,
             known,
             feed_selection,
-            settle,
+            settle_seconds,
             already_loaded=already_loaded,
-            first_partition=daily_partitions.start.date(),
+            first_partition=first_partition,
         )
         for note in notes[:20]:
             (context.log.warning if note.startswith("ignored ") else context.log.info)(note)
@@ -321,6 +363,9 @@ def build_landing_sensor(job: Any, feed_selection: Mapping[str, Sequence[AssetKe
         if not requests:
             return SensorResult(skip_reason=SkipReason(skip_message(files, notes)), cursor=cursor)
         context.log.info(requested_message(requests))
+        # The runs take the files' hashes from the state this tick stored (hashed once, here).
+        state = cursor.rsplit("state ", 1)[1]
+        requests = [r.with_replaced_attrs(tags={**r.tags, STATE_RUN_TAG: state}) for r in requests]
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_files_sensor

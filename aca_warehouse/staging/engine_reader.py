@@ -78,8 +78,9 @@ class FileScan:
 class _Scanner:
     """State of the one pass of `scan_landing_file`."""
 
-    def __init__(self, is_jsonl: bool) -> None:
+    def __init__(self, is_jsonl: bool, checksum: str | None = None) -> None:
         self.is_jsonl = is_jsonl
+        self.checksum = checksum  # known already (hashed once, by the landing asset or sensor): not hashed
         self.digest = hashlib.sha256()
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self.size = 0
@@ -95,7 +96,8 @@ class _Scanner:
         self.line_run = 0  # bytes of the current (unfinished) line
 
     def feed(self, chunk: bytes) -> None:
-        self.digest.update(chunk)
+        if self.checksum is None:
+            self.digest.update(chunk)
         if len(self.head) < 64 << 10:
             self.head += chunk[: (64 << 10) - len(self.head)]
         if self.problem is None:
@@ -192,7 +194,7 @@ class _Scanner:
         if not self.is_jsonl:  # line 1 is the header, not a record
             self.samples = [(n, t) for n, t in self.samples if n > 1]
         return FileScan(
-            checksum=self.digest.hexdigest(),
+            checksum=self.checksum or self.digest.hexdigest(),
             size=self.size,
             lines=lines,
             engine_problem=self.problem,
@@ -203,10 +205,13 @@ class _Scanner:
         )
 
 
-def scan_landing_file(path: Path, feed: Feed, relative_path: str = "") -> FileScan:
+def scan_landing_file(
+    path: Path, feed: Feed, relative_path: str = "", *, checksum: str | None = None
+) -> FileScan:
     """sha256 and engine eligibility of a landing file, in one streaming pass (refusing a file that is
-    no longer the regular file inside the landing root that discovery found)."""
-    scanner = _Scanner(feed.is_jsonl)
+    no longer the regular file inside the landing root that discovery found). With `checksum` (the
+    file's digest from earlier in the run) the bytes are not hashed again."""
+    scanner = _Scanner(feed.is_jsonl, checksum)
     with open(open_landing_descriptor(path, relative_path), "rb", buffering=0) as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             scanner.feed(chunk)

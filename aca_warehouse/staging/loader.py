@@ -17,7 +17,6 @@ One file = one load = one partition (its load date). A window's files are loaded
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,9 +26,17 @@ from pathlib import Path
 
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import ConfigurationError, LandingFileError
-from aca_warehouse.landing import LandingFile, files_in_window, scan_feed
+from aca_warehouse.landing import (
+    HASH_PASSES,
+    FileDigest,
+    LandingFile,
+    files_in_window,
+    known_digest,
+    remember_digest,
+    scan_feed,
+)
 from aca_warehouse.resources.warehouse import WarehouseConnection
-from aca_warehouse.settings import load_settings
+from aca_warehouse.settings import STAGING_BATCH_MB_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
 from aca_warehouse.staging.audit import insert_audit_rows, last_successful_loads
 from aca_warehouse.staging.batch import Batch, BatchFile, BatchLoader, plan_batches
 from aca_warehouse.staging.engine_reader import scan_landing_file
@@ -60,9 +67,9 @@ __all__ = [
 # are then reloaded instead of being skipped as unchanged.
 LOADER_VERSION = 1
 _PG_WORK_MEM = "256MB"
-# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the
-# process tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
-STAGING_MEMORY_LIMIT_DEFAULT = "1GB"
+# DuckDB's memory limit while a feed is staged (ACA_STAGING_DUCKDB_MEMORY_LIMIT, the warehouse
+# resource's `staging_duckdb_memory_limit`); the connection's own limit is restored afterwards.
+STAGING_MEMORY_LIMIT_DEFAULT = STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT
 _MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
@@ -86,7 +93,7 @@ class FeedLoader:
         self.asset_key = asset_key or f"staging/{feed_name}"
         self.run_id = run_id
         self.rules_version = f"dictionary {self.dictionary.checksum[:16]} loader {LOADER_VERSION}"
-        self.batch_bytes = batch_bytes if batch_bytes is not None else load_settings().staging_batch_bytes
+        self.batch_bytes = batch_bytes if batch_bytes is not None else STAGING_BATCH_MB_DEFAULT << 20
         if not conn.is_duckdb:
             # The validation statements are wide: JIT compilation costs more than it saves (seconds
             # per batch), and hash aggregates over a batch's keys should not spill at 4 MB.
@@ -116,6 +123,9 @@ class FeedLoader:
         emit = log or (lambda message: None)
         candidates = [self._fingerprint(f) for f in files]
         results, to_read = self._skip_unchanged(candidates)
+        for candidate in to_read:  # changed files: the engine-eligibility pass (hashed already or not)
+            if candidate.scan is None:
+                self._scan(candidate)
         for result in results:
             emit(f"{result.status}: {result.source_file}: {result.message}")
         readable, rejected = self._read_headers(to_read)
@@ -133,8 +143,8 @@ class FeedLoader:
 
     # -- steps -------------------------------------------------------------------------------
     def _fingerprint(self, landing_file: LandingFile) -> BatchFile:
-        """A pending result for the file, with its checksum and size."""
-        clock = time.perf_counter()
+        """A pending result for the file, with its checksum and size: the digest this run already made
+        of the file as it is now (the landing asset's, or the sensor's), or one pass over it."""
         result = FileLoadResult(
             feed=self.feed.name,
             source_file=landing_file.relative_path,
@@ -143,14 +153,38 @@ class FeedLoader:
             status=FAILED,
             started_at=datetime.now(UTC),
         )
-        try:  # one pass: the checksum and whether the engine can read the file exactly
-            scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path)
+        candidate = BatchFile(landing_file, result)
+        known = known_digest(landing_file)
+        if known is not None:  # an unchanged file is then skipped without being read at all
+            result.file_checksum, result.file_bytes = known.sha256, known.size
+            return candidate
+        self._scan(candidate)
+        return candidate
+
+    def _scan(self, candidate: BatchFile) -> None:
+        """One pass over the file: whether the engine can read it exactly, and its checksum unless it
+        has one (a file changed since its digest was made is hashed again and gets the new checksum)."""
+        landing_file, result = candidate.landing_file, candidate.result
+        clock = time.perf_counter()
+        known = result.file_checksum or None
+        try:
+            scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path, checksum=known)
+            if known is not None and known_digest(landing_file) is None:  # rewritten since the digest
+                scan = scan_landing_file(landing_file.path, self.feed, landing_file.relative_path)
+                known = None
         except Exception as exc:  # the file vanished or cannot be read: fail the load, like any I/O error
             self._fail([result], [result], exc)
             raise
+        if known is None:
+            HASH_PASSES[str(landing_file.path.absolute())] += 1
+            fingerprint = landing_file.fingerprint()
+            if fingerprint.split("-", 1)[0] == str(scan.size):
+                remember_digest(
+                    landing_file.path, FileDigest(fingerprint, scan.checksum, scan.size, scan.lines)
+                )
         result.file_checksum, result.file_bytes = scan.checksum, scan.size
-        result.duration_seconds = time.perf_counter() - clock
-        return BatchFile(landing_file, result, scan=scan)
+        result.duration_seconds += time.perf_counter() - clock
+        candidate.scan = scan
 
     def _skip_unchanged(self, candidates: list[BatchFile]) -> tuple[list[FileLoadResult], list[BatchFile]]:
         """Audit the files identical to their partition's last successful load as `unchanged`; the others."""
@@ -237,23 +271,24 @@ class FeedLoader:
         )
 
 
-def staging_memory_limit() -> str:
-    """DuckDB memory limit of staging (`ACA_STAGING_DUCKDB_MEMORY_LIMIT`, default 1GB)."""
-    text = os.environ.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_MEMORY_LIMIT_DEFAULT)
+def staging_memory_limit(text: str = STAGING_MEMORY_LIMIT_DEFAULT) -> str:
+    """A DuckDB memory limit for staging, checked (`1GB`, `768MB`; default 1GB)."""
     if not _MEMORY_LIMIT_RE.match(text):
         raise ConfigurationError(f"ACA_STAGING_DUCKDB_MEMORY_LIMIT must look like 1GB or 768MB, got {text!r}")
     return text.strip()
 
 
 @contextmanager
-def staging_memory_budget(conn: WarehouseConnection) -> Iterator[None]:
-    """DuckDB: staging runs under `staging_memory_limit()`; the previous limit is restored after."""
+def staging_memory_budget(
+    conn: WarehouseConnection, limit: str = STAGING_MEMORY_LIMIT_DEFAULT
+) -> Iterator[None]:
+    """DuckDB: staging runs under the memory limit `limit`; the previous limit is restored after."""
     if not conn.is_duckdb:
         yield
         return
     # (the configured text: current_setting() rounds, and setting that back would drift)
     previous = conn.duckdb_memory_limit or conn.scalar("select current_setting('memory_limit')")
-    conn.execute(f"set memory_limit = '{staging_memory_limit()}'")
+    conn.execute(f"set memory_limit = '{staging_memory_limit(limit)}'")
     try:
         yield
     finally:
@@ -273,12 +308,14 @@ def load_feed_window(
     log: Callable[[str], None] | None = None,
     batch_bytes: int | None = None,
     engine_reader: bool = True,
+    memory_limit: str = STAGING_MEMORY_LIMIT_DEFAULT,
 ) -> WindowLoadReport:
     """Load every landing file of the feed whose load date is in [start, end), in batches.
 
     A rejected file does not stop the others; its error is collected in the report (the caller
     decides to fail the run). Dates without a file are left as they are. `batch_bytes` bounds the
-    landing text loaded in one batch (default: ACA_STAGING_BATCH_MB). `engine_reader=False` reads
+    landing text loaded in one batch (default 64 MB; the code location passes the warehouse resource's
+    `staging_batch_mb`, ACA_STAGING_BATCH_MB), `memory_limit` DuckDB's memory limit while staging. `engine_reader=False` reads
     every file with the Python normaliser (the engine otherwise reads the files it can read exactly).
     """
     loader = FeedLoader(
@@ -293,7 +330,7 @@ def load_feed_window(
     report = WindowLoadReport(feed=feed_name, ignored=ignored)
     # Files that are not landing files (a foreign or impossible name, a future date, a link out of the
     # landing directory) are in report.ignored, reported by the caller; they never stop the others.
-    with staging_memory_budget(conn):
+    with staging_memory_budget(conn, memory_limit):
         report.results, report.errors = loader.load_files(files_in_window(files, start, end), log=log)
     return report
 
