@@ -25,7 +25,6 @@ from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import load_audit_spec, staging_assets  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
-from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
@@ -74,7 +73,7 @@ def build_definitions() -> Definitions:
     freshness_checks = build_freshness_checks()
     return Definitions(
         assets=[*assets, load_audit_spec],
-        asset_checks=[*staging_checks, *freshness_checks],
+        asset_checks=freshness_checks,
         jobs=[load_everything],
         sensors=[
             build_landing_sensor(load_everything, feed_selection),
