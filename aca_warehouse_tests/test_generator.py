@@ -753,7 +753,10 @@ def test_feed_layouts_come_from_the_dictionary() -> None:
         )
         expected = [] if spec.is_jsonl else list(spec.column_names)
         if feed.name == "products":
-            expected = [*PRODUCTS_LEADING_COLUMNS, *(c for c in expected if c not in PRODUCTS_LEADING_COLUMNS)]
+            expected = [
+                *PRODUCTS_LEADING_COLUMNS,
+                *(c for c in expected if c not in PRODUCTS_LEADING_COLUMNS),
+            ]
         if feed.name == "members":
             expected += MEMBERS_EXTRA_COLUMNS
         assert list(feed.columns) == expected, feed.name
