@@ -7,9 +7,9 @@ build did not (models/staging/stg_load_changes.sql), so every incremental model 
 the keys that changed. dbt tests become asset checks; `severity: error` tests are blocking. See
 docs/STAR_SCHEMA.md for why one multi-asset rather than one per layer.
 
-The manifest is read, never built, at import: prepare it with
-`dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py` (or `dbt parse`
-in dbt/); `dagster dev` prepares it itself through `prepare_if_dev()`.
+The manifest is read, never built, at import outside `dagster dev`: prepare it with
+`make dbt-manifest` (`dbt parse` in dbt/); under `dagster dev` importing aca_warehouse/resources/dbt.py
+rebuilds it (`prepare_manifest_if_dev()`).
 """
 
 import hashlib
