@@ -3,9 +3,10 @@
 The settings are read from the environment here (through `settings.load_settings()`) and in the CLI:
 the partitions, assets, sensors and resources are built from the Settings by `build_definitions`, and
 the resources carry the values as fields (secrets as `EnvVar`). (A few process-wide switches are still
-read where they are used: ACA_LOG_FORMAT, ACA_DBT_PARSE_CACHE, ACA_MAX_DEFECT_RATE, ACA_DBT_DOCS_URL.) Importing this module reads the settings,
-checks the member-key secret and lists the landing file names (for the partitions' start when
-ACA_PARTITION_START is unset): no database connection, no dbt parse, no file read.
+read where they are used: ACA_LOG_FORMAT, ACA_DBT_PARSE_CACHE, ACA_MAX_DEFECT_RATE, ACA_DBT_DOCS_URL.)
+Importing this module reads the settings, checks the member-key secret, reads dbt's manifest and lists
+the landing file names (for the partitions' start when ACA_PARTITION_START is unset): no database
+connection and no file contents; no dbt parse, except under `dagster dev` (resources/dbt.py).
 """
 
 import warnings
@@ -29,7 +30,6 @@ from aca_warehouse.assets.quality import build_data_quality_models, build_qualit
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import build_staging_assets, load_audit_spec  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
-from aca_warehouse.checks.staging import staging_checks  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.partitions import first_partition_date, load_date_partitions  # noqa: E402
@@ -98,7 +98,7 @@ def build_definitions(
     sensor_status = default_sensor_status(settings.sensor_default_status)
     return Definitions(
         assets=[*assets, load_audit_spec],
-        asset_checks=[*staging_checks, *freshness_checks],
+        asset_checks=freshness_checks,
         jobs=[load_everything],
         sensors=[
             build_landing_sensor(

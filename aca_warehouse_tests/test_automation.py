@@ -161,5 +161,5 @@ def test_range_run_equals_day_by_day_runs(tmp_path: Path, demo_landing: Path, ma
             assert run_range(defs, instance, day, day).success
 
     assert marts_snapshot(one_run) == marts_snapshot(daily)
-    # The window travels in the environment, not in --vars, so these runs kept dbt's parse state.
+    # dbt takes no load-date window (no --vars), so these runs kept dbt's parse state.
     assert (parse_cache_dir(daily) / PARTIAL_PARSE_FILE).stat().st_size > 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import (
@@ -24,6 +27,8 @@ from dagster import (
     materialize,
 )
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.test_utils import instance_for_test
 
 from aca_warehouse.dagster_storage import BatchedSqliteEventLogStorage
 
@@ -170,3 +175,110 @@ def test_per_partition_check_results_are_stored_for_every_partition(dev_home: Pa
 
 def _range(first: str, last: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+# -- what dagster_storage.py relies on in Dagster (1.13.27 when measured) ---------------------------
+#
+# BatchedSqliteEventLogStorage is worth keeping only while Dagster (a) hands a range run's
+# materializations to the storage in one `store_event_batch` call, which Dagster's own SQLite storage
+# (b) still writes one by one with new connections, and (c) stores each check result, and (d) each
+# partition's "planned" row, through new connections; and while (e) the private methods it calls keep
+# their signatures. Measured with bench/dagster_storage_cost.py (docs/BENCHMARKS.md). When one of the
+# tests below fails, Dagster has changed under it: re-measure, and remove dagster_storage.py if
+# Dagster's own storage now costs about the same.
+
+
+class CountingSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's own SQLite event log, unchanged, counting the connections it opens per stored event."""
+
+    def __init__(self, base_dir: str, inst_data: Any = None) -> None:
+        self.connections = 0
+        self.batches: list[tuple[list[DagsterEventType], int]] = []  # event types, connections opened
+        self.single: list[tuple[DagsterEventType, int]] = []
+        self.planned: list[Any] = []
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: Any, config_value: Mapping[str, Any]
+    ) -> CountingSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **dict(config_value))
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Any]:
+        self.connections += 1
+        with super()._connect(shard) as conn:
+            yield conn
+
+    def store_event_batch(self, events: Sequence[Any]) -> None:
+        before = self.connections
+        super().store_event_batch(events)
+        self.batches.append(([e.dagster_event_type for e in events], self.connections - before))
+
+    def store_event(self, event: Any) -> None:
+        before = self.connections
+        super().store_event(event)
+        if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            self.planned.append(event.dagster_event.event_specific_data)
+        self.single.append((event.dagster_event_type, self.connections - before))
+
+
+def test_dagster_still_batches_and_its_sqlite_storage_still_writes_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    monkeypatch.setenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+    storage = {
+        "module": __name__,
+        "class": "CountingSqliteEventLogStorage",
+        "config": {"base_dir": str(tmp_path)},
+    }
+    with instance_for_test(overrides={"event_log_storage": storage}) as instance:
+        counting = instance.event_log_storage
+        assert type(counting) is CountingSqliteEventLogStorage
+        assert materialize([checked_days], instance=instance, tags=_range("2024-01-01", "2024-01-10")).success
+    # (a) the range's materializations reach the storage as one batch ...
+    materializations = [
+        opened for types, opened in counting.batches if set(types) == {DagsterEventType.ASSET_MATERIALIZATION}
+    ]
+    assert materializations, counting.batches
+    batch_size = len(next(t for t, _ in counting.batches if DagsterEventType.ASSET_MATERIALIZATION in t))
+    assert batch_size == 10
+    # (b) ... which Dagster's SQLite storage writes event by event: the run's file and the index each
+    # time (BatchedSqliteEventLogStorage: one statement per file for the batch).
+    assert materializations[0] >= 2 * batch_size
+    # (c) check results come one at a time, three new connections each (ours: two kept ones).
+    results = [opened for kind, opened in counting.single if kind == DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert len(results) == 2 * 10 and min(results) >= 3
+    # (d) one "planned" event per check lists the range's partitions; Dagster's storage writes one row
+    # per partition, serializing the event again for each (ours: once).
+    assert len(counting.planned) == 2
+    assert all(len(p.partitions_subset.get_partition_keys()) == 10 for p in counting.planned)
+
+
+@pytest.mark.parametrize(
+    ("method", "parameters"),
+    [
+        ("store_event_batch", ["self", "events"]),
+        ("store_event", ["self", "event"]),
+        ("prepare_insert_event", ["self", "event"]),
+        ("prepare_insert_event_batch", ["self", "events"]),
+        ("run_connection", ["self", "run_id"]),
+        ("index_connection", ["self"]),
+        ("index_transaction", ["self"]),
+        ("_store_asset_event_tags", ["self", "conn", "events", "event_ids"]),
+        ("_store_asset_event", ["self", "conn", "event", "event_id"]),
+        ("store_asset_check_event", ["self", "event", "event_id"]),
+        ("_store_asset_check_evaluation_planned", ["self", "event", "event_id"]),
+        ("_event_insert_timestamp", ["self", "event"]),
+        ("conn_string_for_shard", ["self", "shard_name"]),
+        ("_initdb", ["self", "engine", "for_index_shard"]),
+        ("wipe", ["self"]),
+        ("delete_events", ["self", "run_id"]),
+        ("dispose", ["self"]),
+    ],
+)
+def test_the_private_dagster_methods_it_uses_keep_their_signatures(
+    method: str, parameters: list[str]
+) -> None:
+    assert list(inspect.signature(getattr(SqliteEventLogStorage, method)).parameters) == parameters

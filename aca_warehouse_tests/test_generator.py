@@ -725,3 +725,47 @@ def test_generator_workers_stop_on_sigterm_whatever_their_parents_handler(tmp_pa
             process.wait()
     assert returncode == 0, log.read_text()[-2000:]
     assert list((tmp_path / "landing").rglob("claims_*.csv"))
+
+
+def test_feed_layouts_come_from_the_dictionary() -> None:
+    """The generator's directories, prefixes and CSV headers are the dictionary's, apart from the two
+    documented departures (products' leading columns, members' extra column); a dictionary with
+    another column order gives another header, and a departure naming a column the dictionary does
+    not have is refused."""
+    import dataclasses
+
+    from aca_warehouse.contract import load_dictionary
+    from aca_warehouse.generator.feeds import (
+        FEEDS,
+        MEMBERS_EXTRA_COLUMNS,
+        PRODUCTS_LEADING_COLUMNS,
+        contract_feed,
+    )
+
+    dictionary = load_dictionary()
+    for feed in FEEDS:
+        spec = dictionary.feeds[feed.name]
+        assert (feed.directory, feed.prefix, feed.extension, feed.cadence) == (
+            spec.directory,
+            spec.file_prefix,
+            spec.extension,
+            spec.cadence,
+        )
+        expected = [] if spec.is_jsonl else list(spec.column_names)
+        if feed.name == "products":
+            expected = [
+                *PRODUCTS_LEADING_COLUMNS,
+                *(c for c in expected if c not in PRODUCTS_LEADING_COLUMNS),
+            ]
+        if feed.name == "members":
+            expected += MEMBERS_EXTRA_COLUMNS
+        assert list(feed.columns) == expected, feed.name
+
+    claims = dictionary.feeds["claims"]
+    reordered = dataclasses.replace(claims, columns=tuple(reversed(claims.columns)))
+    other = dataclasses.replace(dictionary, feeds={**dictionary.feeds, "claims": reordered})
+    assert list(contract_feed("claims", dictionary=other).columns) == list(reversed(claims.column_names))
+    with pytest.raises(ValueError, match="disagree with the dictionary"):
+        contract_feed("products", first=("product_code",))
+    with pytest.raises(ValueError, match="disagree with the dictionary"):
+        contract_feed("members", extra=("member_id",))

@@ -22,7 +22,7 @@ from dagster import (
     materialize,
 )
 
-from aca_warehouse.checks.staging import CHECK_NAMES, PHI_MASK, masked_raw_values, phi_names, staging_checks
+from aca_warehouse.checks.staging import CHECK_NAMES, PHI_MASK, masked_raw_values, phi_names
 from aca_warehouse.cli import report_run
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -141,7 +141,22 @@ def test_one_staging_asset_per_feed_with_the_agreed_shape() -> None:
         assert asset_def.metadata_by_key[asset_def.key]["dagster/table_name"] == f"staging.{feed}"
         description = asset_def.descriptions_by_key[asset_def.key]
         assert dictionary.feeds[feed].description in description and "staging.quarantine" in description
-    assert staging_checks == []
+
+
+@pytest.mark.unit
+def test_the_definitions_hold_each_staging_check_once_through_its_asset() -> None:
+    """The staging checks are the staging assets' own specs (no separate @asset_check list): the
+    code location has every one of them, each once, and they are evaluated by the assets."""
+    from aca_warehouse.definitions import defs
+
+    expected = {
+        AssetCheckKey(AssetKey(["staging", f]), name) for f in load_dictionary().feeds for name in CHECK_NAMES
+    }
+    assert expected <= set(defs.resolve_asset_graph().asset_check_keys)
+    standalone = {key for checks_def in defs.asset_checks or [] for key in checks_def.check_keys}
+    assert standalone and not standalone & expected  # the freshness checks only
+    for asset_def in staging_assets():
+        assert {k.name for k in asset_def.check_keys} == set(CHECK_NAMES)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,9 +7,9 @@ build did not (models/staging/stg_load_changes.sql), so every incremental model 
 the keys that changed. dbt tests become asset checks; `severity: error` tests are blocking. See
 docs/STAR_SCHEMA.md for why one multi-asset rather than one per layer.
 
-The manifest is read, never built, at import: prepare it with
-`dagster-dbt project prepare-and-package --file aca_warehouse/resources/dbt.py` (or `dbt parse`
-in dbt/); `dagster dev` prepares it itself through `prepare_if_dev()`.
+The manifest is read, never built, at import outside `dagster dev`: prepare it with
+`make dbt-manifest` (`dbt parse` in dbt/); under `dagster dev` importing aca_warehouse/resources/dbt.py
+rebuilds it (`prepare_manifest_if_dev()`).
 """
 
 import hashlib
@@ -279,10 +279,17 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 def parse_cache_dir(warehouse: WarehouseResource) -> Path:
     """Where dbt's partial-parse state for this warehouse is kept between runs.
 
-    Each run writes its artifacts to a scratch directory, which would make every run parse the
-    project from scratch. The parse state holds no secret (the member-key secret is never in SQL
-    text, the profile is kept only as a hash), so it is kept under dbt/target/parse-cache/, one file
-    per warehouse connection (ACA_DBT_PARSE_CACHE to move it)."""
+    dagster-dbt's own handling copies the project's state (dbt/target/partial_parse.msgpack, from
+    `make dbt-manifest` or the image build) into each invocation's target, but dbt accepts a state
+    only for the connection it was parsed with (the profile's hash covers the DuckDB path, the
+    PostgreSQL host and database): against any other warehouse, the production image's included,
+    every run would parse the whole project. So each successful run keeps its state per warehouse
+    connection, and the next run starts from it; dagster-dbt then leaves it in place (it copies only
+    where no state is). Measured `dbt parse` with the project's state vs this warehouse's: 14.2 s vs
+    8.0 s on a quieter machine, medians 52.6 s vs 36.1 s of three on a loaded one (2 shared cores,
+    2026-12-07); aca_warehouse_tests/test_dbt_resource.py pins the behaviour. The state holds no secret
+    (the member-key secret is never in SQL text, the profile is kept only as a hash): it is kept under
+    dbt/target/parse-cache/, one file per warehouse connection (ACA_DBT_PARSE_CACHE to move it)."""
     connection = warehouse.connection_env()
     key = hashlib.sha256(json.dumps(connection, sort_keys=True).encode()).hexdigest()[:16]
     root = os.environ.get("ACA_DBT_PARSE_CACHE") or dbt_project.project_dir / "target" / "parse-cache"

@@ -6,8 +6,8 @@ each check's SQL once for the whole window, grouped by `_load_date`, and reports
 partition of the window: each names the file its partition holds and, when it fails, carries a
 small sample of the offending rows (source line, key and offending values; PHI columns masked).
 The checks read only the warehouse (tables and `staging.load_audit`), so they also cover partitions
-whose file was unchanged and skipped. `staging_checks` stays empty on purpose: there is no separate
-`@asset_check` to register (registering the specs twice would clash).
+whose file was unchanged and skipped. There is no separate `@asset_check` to register: the specs
+belong to the staging assets (aca_warehouse/assets/staging.py), which the Definitions hold.
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ WARN_CHECKS = frozenset({DEFECT_RATE})
 SAMPLE_ROWS = 5  # offending rows shown in a failing evaluation's metadata, per partition
 PHI_MASK = "***"
 NO_FILE = "(no file)"
-
-# Asset checks defined outside the staging assets; see the module docstring.
-staging_checks: list[Any] = []
 
 
 def staging_asset_key(feed_name: str) -> AssetKey:

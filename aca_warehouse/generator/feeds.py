@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from aca_warehouse.contract.dictionary import Dictionary, load_dictionary
 from aca_warehouse.generator import reference as ref
 from aca_warehouse.generator.claims import CLAIM_STATUSES, CLAIM_TYPES, PHARM
 from aca_warehouse.generator.enrollment import EVENT_TYPES, SEP_REASON_TEXT
@@ -26,7 +27,8 @@ from aca_warehouse.generator.writers import (
 
 @dataclass(frozen=True)
 class Feed:
-    """A landing feed: where its files go and what they are called."""
+    """A landing feed as this generator writes it: where its files go, what they are called, and the
+    header of its CSV files (empty for JSON Lines)."""
 
     name: str
     directory: str
@@ -39,142 +41,43 @@ class Feed:
         return f"{self.directory}/{self.prefix}_{load_date.isoformat()}.{self.extension}"
 
 
-PLANS = Feed(
-    "plans",
-    "exchange/plans",
-    "plans",
-    "csv",
-    "snapshot",
-    (
-        "hios_plan_id",
-        "plan_year",
-        "plan_name",
-        "issuer_name",
-        "issuer_id",
-        "state",
-        "rating_area",
-        "metal_tier",
-        "plan_type",
-        "csr_variant",
-        "premium_age21",
-        "deductible_individual",
-        "moop_individual",
-        "coinsurance_pct",
-        "effective_date",
-        "expiration_date",
-    ),
-)
-MEMBERS = Feed(
-    "members",
-    "exchange/members",
-    "members",
-    "csv",
-    "snapshot",
-    (
-        "member_id",
-        "issuer_member_no",
-        "subscriber_id",
-        "relationship",
-        "first_name",
-        "last_name",
-        "ssn",
-        "email",
-        "phone",
-        "address_line1",
-        "date_of_birth",
-        "gender",
-        "city",
-        "state",
-        "zip",
-        "county_fips",
-        "rating_area",
-        "tobacco_user",
-        "household_income_fpl_pct",
-        "preferred_language",
-    ),
-)  # the last one is an extra column
-EVENTS = Feed("enrollment_events", "exchange/enrollment_events", "events", "jsonl", "daily", ())
-PRODUCTS = Feed(
-    "products",
-    "claims_system/products",
-    "products",
-    "csv",
-    "snapshot",
-    ("product_id", "effective_date", "termination_date", "hios_plan_id", "product_name"),
-)  # not the contract's order
-PROVIDERS = Feed(
-    "providers",
-    "claims_system/providers",
-    "providers",
-    "csv",
-    "snapshot",
-    (
-        "npi",
-        "provider_name",
-        "specialty",
-        "taxonomy_code",
-        "city",
-        "state",
-        "zip",
-        "entity_type",
-        "network_status",
-    ),
-)
-CLAIMS = Feed(
-    "claims",
-    "claims_system/claims",
-    "claims",
-    "csv",
-    "daily",
-    (
-        "claim_id",
-        "line_number",
-        "claim_version",
-        "claim_type",
-        "claim_status",
-        "member_no",
-        "product_id",
-        "billing_npi",
-        "rendering_npi",
-        "service_from_date",
-        "service_to_date",
-        "received_date",
-        "adjudicated_date",
-        "place_of_service",
-        "procedure_code",
-        "ndc",
-        "diagnosis_codes",
-        "units",
-        "billed_amount",
-        "allowed_amount",
-        "paid_amount",
-        "copay_amount",
-        "coinsurance_amount",
-        "deductible_amount",
-        "denial_reason_code",
-    ),
-)
-PREMIUMS = Feed(
-    "premiums",
-    "claims_system/premiums",
-    "premiums",
-    "csv",
-    "daily",
-    (
-        "payment_id",
-        "member_no",
-        "product_id",
-        "coverage_month",
-        "premium_billed",
-        "aptc_amount",
-        "member_paid_amount",
-        "paid_date",
-    ),
-)
+def contract_feed(
+    name: str,
+    *,
+    first: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+    dictionary: Dictionary | None = None,
+) -> Feed:
+    """The feed's layout from the data dictionary (aca_warehouse/contract/dictionary.yaml): directory,
+    file prefix, extension, cadence and columns. A CSV header is the dictionary's columns in its order,
+    except the columns named in `first`, which lead (a source system's own order: the contract matches
+    columns by name), followed by `extra` columns the contract does not know. JSON Lines files have no
+    header."""
+    spec = (dictionary or load_dictionary()).feeds[name]
+    unknown = [c for c in first if c not in spec.column_names]
+    clash = [c for c in extra if c in spec.column_names]
+    if unknown or clash:
+        raise ValueError(f"{name}: {unknown or clash} in the generator's layout disagree with the dictionary")
+    columns = () if spec.is_jsonl else (*first, *(c for c in spec.column_names if c not in first), *extra)
+    return Feed(name, spec.directory, spec.file_prefix, spec.extension, spec.cadence, columns)
+
+
+# Where the files differ from the dictionary's column order, on purpose (docs/GENERATOR.md): the
+# products export leads with its dates, and the members export carries a column the contract does
+# not know (kept in `_extra`).
+MEMBERS_EXTRA_COLUMNS = ("preferred_language",)
+PRODUCTS_LEADING_COLUMNS = ("product_id", "effective_date", "termination_date")
+
+PLANS = contract_feed("plans")
+MEMBERS = contract_feed("members", extra=MEMBERS_EXTRA_COLUMNS)
+EVENTS = contract_feed("enrollment_events")
+PRODUCTS = contract_feed("products", first=PRODUCTS_LEADING_COLUMNS)
+PROVIDERS = contract_feed("providers")
+CLAIMS = contract_feed("claims")
+PREMIUMS = contract_feed("premiums")
 
 FEEDS: tuple[Feed, ...] = (PLANS, MEMBERS, EVENTS, PRODUCTS, PROVIDERS, CLAIMS, PREMIUMS)
 FEEDS_BY_NAME = {f.name: f for f in FEEDS}
-MEMBERS_EXTRA_COLUMNS = ("preferred_language",)
 
 
 EVENT_TYPES_B = np.array([t.encode() for t in EVENT_TYPES], dtype="S")
@@ -203,74 +106,74 @@ class Renderer:
         return date_column(self.cal.text, self.cal.first, ordinals)
 
     def plans(self, df: pd.DataFrame, day: date) -> FilePayload:
-        cols = [
-            code_column(df["hios_plan_id"]),
-            int_column(df["plan_year"]),
-            text_column(df["plan_name"]),
-            text_column(df["issuer_name"]),
-            code_column(df["issuer_id"]),
-            code_column(df["state"]),
-            int_column(df["rating_area"]),
-            text_column(df["metal_tier"]),
-            code_column(df["plan_type"]),
-            code_column(df["csr_variant"]),
-            money_column(df["premium_age21"]),
-            money_column(df["deductible_individual"]),
-            money_column(df["moop_individual"]),
-            int_column(df["coinsurance_pct"]),
-            self._date(df["effective_date"]),
-            self._date(df["expiration_date"]),
-        ]
+        cols = {
+            "hios_plan_id": code_column(df["hios_plan_id"]),
+            "plan_year": int_column(df["plan_year"]),
+            "plan_name": text_column(df["plan_name"]),
+            "issuer_name": text_column(df["issuer_name"]),
+            "issuer_id": code_column(df["issuer_id"]),
+            "state": code_column(df["state"]),
+            "rating_area": int_column(df["rating_area"]),
+            "metal_tier": text_column(df["metal_tier"]),
+            "plan_type": code_column(df["plan_type"]),
+            "csr_variant": code_column(df["csr_variant"]),
+            "premium_age21": money_column(df["premium_age21"]),
+            "deductible_individual": money_column(df["deductible_individual"]),
+            "moop_individual": money_column(df["moop_individual"]),
+            "coinsurance_pct": int_column(df["coinsurance_pct"]),
+            "effective_date": self._date(df["effective_date"]),
+            "expiration_date": self._date(df["expiration_date"]),
+        }
         return self._csv(PLANS, day, cols)
 
     def members(self, df: dict[str, np.ndarray], day: date) -> FilePayload:
         # identity columns arrive already encoded (and quoted) as bytes from the world
-        cols = [
-            df["member_id"],
-            df["issuer_member_no"],
-            df["subscriber_id"],
-            df["relationship"],
-            df["first_name"],
-            df["last_name"],
-            df["ssn"],
-            df["email"],
-            df["phone"],
-            df["address_line1"],
-            self._date(df["date_of_birth"]),
-            df["gender"],
-            df["city"],
-            df["state"],
-            df["zip"],
-            df["county_fips"],
-            int_column(df["rating_area"]),
-            df["tobacco_user"],
-            int_column(df["household_income_fpl_pct"]),
-            df["preferred_language"],
-        ]
+        cols = {
+            "member_id": df["member_id"],
+            "issuer_member_no": df["issuer_member_no"],
+            "subscriber_id": df["subscriber_id"],
+            "relationship": df["relationship"],
+            "first_name": df["first_name"],
+            "last_name": df["last_name"],
+            "ssn": df["ssn"],
+            "email": df["email"],
+            "phone": df["phone"],
+            "address_line1": df["address_line1"],
+            "date_of_birth": self._date(df["date_of_birth"]),
+            "gender": df["gender"],
+            "city": df["city"],
+            "state": df["state"],
+            "zip": df["zip"],
+            "county_fips": df["county_fips"],
+            "rating_area": int_column(df["rating_area"]),
+            "tobacco_user": df["tobacco_user"],
+            "household_income_fpl_pct": int_column(df["household_income_fpl_pct"]),
+            "preferred_language": df["preferred_language"],
+        }
         return self._csv(MEMBERS, day, cols)
 
     def products(self, df: pd.DataFrame, day: date) -> FilePayload:
-        cols = [
-            code_column(df["product_id"]),
-            self._date(df["effective_date"]),
-            self._date(df["termination_date"]),
-            code_column(df["hios_plan_id"]),
-            text_column(df["product_name"]),
-        ]
+        cols = {
+            "product_id": code_column(df["product_id"]),
+            "effective_date": self._date(df["effective_date"]),
+            "termination_date": self._date(df["termination_date"]),
+            "hios_plan_id": code_column(df["hios_plan_id"]),
+            "product_name": text_column(df["product_name"]),
+        }
         return self._csv(PRODUCTS, day, cols)
 
     def providers(self, df: pd.DataFrame, day: date) -> FilePayload:
-        cols = [
-            code_column(df["npi"]),
-            text_column(df["provider_name"]),
-            text_column(df["specialty"]),
-            code_column(df["taxonomy_code"]),
-            text_column(df["city"]),
-            code_column(df["state"]),
-            code_column(df["zip"]),
-            int_column(df["entity_type"]),
-            code_column(df["network_status"]),
-        ]
+        cols = {
+            "npi": code_column(df["npi"]),
+            "provider_name": text_column(df["provider_name"]),
+            "specialty": text_column(df["specialty"]),
+            "taxonomy_code": code_column(df["taxonomy_code"]),
+            "city": text_column(df["city"]),
+            "state": code_column(df["state"]),
+            "zip": code_column(df["zip"]),
+            "entity_type": int_column(df["entity_type"]),
+            "network_status": code_column(df["network_status"]),
+        }
         payload = self._csv(PROVIDERS, day, cols)
         payload.bom = True  # this export carries a UTF-8 byte-order mark
         return payload
@@ -278,33 +181,33 @@ class Renderer:
     def claims(self, df: pd.DataFrame, day: date, product_ids: np.ndarray) -> FilePayload:
         is_rx = df["type"].to_numpy() == PHARM
         drug = df["drug"].to_numpy()
-        cols = [
-            (np.full(len(df), b"CLM", dtype="S3"), int_column(df["claim_id"])),
-            int_column(df["line"]),
-            int_column(df["version"]),
-            CLAIM_TYPES[df["type"].to_numpy()],
-            CLAIM_STATUSES[df["status"].to_numpy()],
-            self.member_no[df["person"].to_numpy()],
-            product_ids[df["product"].to_numpy()],
-            self.npi_vocab[df["billing"].to_numpy()],
-            self.npi_vocab[df["rendering"].to_numpy()],
-            self._date(df["from"]),
-            self._date(df["to"]),
-            self._date(df["received"]),
-            self._date(df["adjudicated"]),
-            df["pos"].to_numpy().astype("S2"),
-            np.where(is_rx, b"", df["code"].to_numpy().astype("S")),
-            np.where(is_rx, self.ndc_vocab[np.maximum(drug, 0)], b""),
-            df["dx"].to_numpy().astype("S"),
-            int_column(df["units"]),
-            money_column(df["billed"]),
-            money_column(df["allowed"]),
-            money_column(df["paid"]),
-            money_column(df["copay"]),
-            money_column(df["coins"]),
-            money_column(df["ded"]),
-            df["deny_code"].to_numpy().astype("S"),
-        ]
+        cols = {
+            "claim_id": (np.full(len(df), b"CLM", dtype="S3"), int_column(df["claim_id"])),
+            "line_number": int_column(df["line"]),
+            "claim_version": int_column(df["version"]),
+            "claim_type": CLAIM_TYPES[df["type"].to_numpy()],
+            "claim_status": CLAIM_STATUSES[df["status"].to_numpy()],
+            "member_no": self.member_no[df["person"].to_numpy()],
+            "product_id": product_ids[df["product"].to_numpy()],
+            "billing_npi": self.npi_vocab[df["billing"].to_numpy()],
+            "rendering_npi": self.npi_vocab[df["rendering"].to_numpy()],
+            "service_from_date": self._date(df["from"]),
+            "service_to_date": self._date(df["to"]),
+            "received_date": self._date(df["received"]),
+            "adjudicated_date": self._date(df["adjudicated"]),
+            "place_of_service": df["pos"].to_numpy().astype("S2"),
+            "procedure_code": np.where(is_rx, b"", df["code"].to_numpy().astype("S")),
+            "ndc": np.where(is_rx, self.ndc_vocab[np.maximum(drug, 0)], b""),
+            "diagnosis_codes": df["dx"].to_numpy().astype("S"),
+            "units": int_column(df["units"]),
+            "billed_amount": money_column(df["billed"]),
+            "allowed_amount": money_column(df["allowed"]),
+            "paid_amount": money_column(df["paid"]),
+            "copay_amount": money_column(df["copay"]),
+            "coinsurance_amount": money_column(df["coins"]),
+            "deductible_amount": money_column(df["ded"]),
+            "denial_reason_code": df["deny_code"].to_numpy().astype("S"),
+        }
         return self._csv(CLAIMS, day, cols)
 
     def premiums(self, df: pd.DataFrame, day: date, product_ids: np.ndarray) -> FilePayload:
@@ -312,16 +215,16 @@ class Renderer:
         cov = np.array([f"{m // 12}-{m % 12 + 1:02d}" for m in months.tolist()], dtype="S7")
         billed = df["billed"].to_numpy()
         aptc = df["aptc"].to_numpy()
-        cols = [
-            df["payment_id"].to_numpy().astype("S"),
-            code_column(df["member_no"]),
-            product_ids[df["product"].to_numpy()],
-            cov,
-            money_column(billed),
-            money_column(aptc),
-            money_column(billed - aptc),
-            self._date(df["paid_day"]),
-        ]
+        cols = {
+            "payment_id": df["payment_id"].to_numpy().astype("S"),
+            "member_no": code_column(df["member_no"]),
+            "product_id": product_ids[df["product"].to_numpy()],
+            "coverage_month": cov,
+            "premium_billed": money_column(billed),
+            "aptc_amount": money_column(aptc),
+            "member_paid_amount": money_column(billed - aptc),
+            "paid_date": self._date(df["paid_day"]),
+        }
         return self._csv(PREMIUMS, day, cols)
 
     def events(self, df: pd.DataFrame, day: date, hios: np.ndarray) -> FilePayload:
@@ -395,6 +298,12 @@ class Renderer:
         body, offsets = assemble_records(fields, separator=None)
         return FilePayload(EVENTS.name, EVENTS.relpath(day), day, "jsonl", [], body, offsets)
 
-    def _csv(self, feed: Feed, day: date, cols: list) -> FilePayload:
-        body, offsets = assemble_csv(cols)
+    def _csv(
+        self, feed: Feed, day: date, cols: dict[str, np.ndarray | tuple[np.ndarray, ...]]
+    ) -> FilePayload:
+        """The rendered columns, by name, in the order of the feed's header (from the dictionary)."""
+        missing = [c for c in feed.columns if c not in cols]
+        if missing or len(cols) != len(feed.columns):
+            raise ValueError(f"{feed.name}: rendered {sorted(cols)}, the header has {list(feed.columns)}")
+        body, offsets = assemble_csv([cols[c] for c in feed.columns])
         return FilePayload(feed.name, feed.relpath(day), day, "csv", list(feed.columns), body, offsets)
