@@ -9,10 +9,10 @@ The same text serves DuckDB and PostgreSQL except for the few spellings in `Dial
    date of the record's file (from the batch's files table).
 2. `build_repeat_candidates_sql` / `build_duplicate_rows_sql`: exact repeats of an earlier line
    of the same file (hash candidates verified field by field against the raw table).
-3. `build_checked_table_sql`: one boolean per column check (`flagged`), row rules guarded so they
-   only see valid values, duplicate rows and duplicate keys (first line of the file wins),
-   crosswalk overlaps within the file; then per record the sorted `;`-joined `_reason_codes`
-   ('' = the row is staged) and `_reason_details`.
+3. `build_rejected_table_sql`: one boolean per column check (`flagged`), row rules guarded so
+   they only see valid values, duplicate rows and duplicate keys (first line of the file wins),
+   crosswalk overlaps within the file; then, for the records that earn a code only, the sorted
+   `;`-joined `_reason_codes` and `_reason_details` (the other records are staged).
 
 The raw values of bad rows are joined back from the raw table only when the quarantine is
 written (`raw_values_sql`), so good rows never pay for JSON.
@@ -358,19 +358,21 @@ join involved b on b._file = c._file and b._line = c._first_line
 where {same}"""
 
 
-def build_checked_table_sql(
+def build_rejected_table_sql(
     dictionary: Dictionary,
     dialect: Dialect,
     layout: RawLayout,
     typed_table: str,
     duplicates_table: str,
-    checked_table: str,
+    rejected_table: str,
 ) -> str:
-    """`create temp table <checked_table> as ...`: every typed record judged and explained.
+    """`create temp table <rejected_table> as ...`: every typed record judged; the rejected ones explained.
 
-    The checked table has `_file`, `_line`, `_reason_codes` ('' = staged), `_reason_details`, the
-    typed contract columns and `_extra_json`; the raw values of bad rows are joined back from the
-    raw table by (`_file`, `_line`) when the quarantine is written (see `raw_values_sql`).
+    One pass over the typed table evaluates every check; only the records that earn a reason code
+    are written: `_file`, `_line`, `_reason_codes` (never '') and `_reason_details`. The staged rows
+    are the typed records without a row here (the good rows are not copied a second time), and
+    the raw values of bad rows are joined back from the raw table by (`_file`, `_line`) when the
+    quarantine is written (see `raw_values_sql`).
     `duplicates_table` lists the lines that exactly repeat an earlier line of their file
     (`build_duplicate_rows_sql`). Keys, repeats and overlaps are compared within a file only.
     """
@@ -423,16 +425,13 @@ def build_checked_table_sql(
         names = " or ".join(flag.name for flag in all_flags if flag.code == code)
         code_parts.append(f"case when {names} then {sql_string(code)} end")
     detail_parts = [f"case when {flag.name} then {sql_string(flag.detail)} end" for flag in all_flags]
-    any_flag = " or ".join(flag.name for flag in all_flags)  # most rows are good: skip building their text
+    any_flag = " or ".join(flag.name for flag in all_flags)
     final = [
         "_file",
         "_line",
-        f"case when _problem is not null then _problem when {any_flag} "
-        f"then {dialect.concat_ws(';', code_parts)} else '' end as _reason_codes",
-        f"case when _problem is not null then _problem || ': ' || _detail when {any_flag} "
-        f"then {dialect.concat_ws('; ', detail_parts)} else '' end as _reason_details",
-        *[col.name for col in cols],
-        "_extra_json",
+        f"case when _problem is not null then _problem else {dialect.concat_ws(';', code_parts)} end as _reason_codes",
+        f"case when _problem is not null then _problem || ': ' || _detail "
+        f"else {dialect.concat_ws('; ', detail_parts)} end as _reason_details",
     ]
     # PostgreSQL pulls CTEs up into the final select and would evaluate each flag again for the
     # codes, the details and every guard: `offset 0` keeps each stage a computed-once subquery
@@ -441,7 +440,7 @@ def build_checked_table_sql(
     overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
     fence = "" if dialect.is_duckdb else "\n    offset 0"
     nl = ",\n        "
-    return f"""create temp table {checked_table} as
+    return f"""create temp table {rejected_table} as
 with key_first as (
     select _file as _k_file, {key_aliases}, min(_line) as _first_line from {typed_table}
     where _problem is null and {key_not_null} group by _file, {key_cols}
@@ -460,4 +459,5 @@ ruled as (
 )
 select
     {nl.join(final)}
-from ruled"""
+from ruled
+where _problem is not null or {any_flag}"""
