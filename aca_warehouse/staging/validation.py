@@ -116,18 +116,32 @@ def npi_luhn_valid_sql(dialect: Dialect, text: str) -> str:
     """True when `text` is 10 digits whose last is the Luhn check digit of 80840 + the first 9."""
     terms = ["24"]  # the digits of the 80840 prefix contribute 24 to the Luhn sum
     for position in range(1, 11):
-        if dialect.is_duckdb:  # integer arithmetic on the number, cast once (a substr per digit costs more)
-            digit = f"((_npi // {10 ** (10 - position)}) % 10)"
-        else:
-            digit = f"(ascii(substr({text}, {position}, 1)) - 48)"  # cheaper than a cast per digit
+        digit = f"(ascii(substr({text}, {position}, 1)) - 48)"  # cheaper than a cast per digit
         if position % 2 == 1 and position < 10:  # doubled, counting from the check digit: 2d or 2d - 9
             terms.append(f"(case when {digit} >= 5 then 2 * {digit} - 9 else 2 * {digit} end)")
         else:
             terms.append(digit)
-    luhn = f"mod({' + '.join(terms)}, 10) = 0"
-    if dialect.is_duckdb:  # a scalar subquery binds the number once for the ten digits
-        luhn = f"(select {luhn} from (select try_cast({text} as BIGINT) as _npi))"
-    return f"case when {dialect.regex_match(text, _NPI_RE)} then {luhn} else false end"
+    return (
+        f"case when {dialect.regex_match(text, _NPI_RE)} then mod({' + '.join(terms)}, 10) = 0 else false end"
+    )
+
+
+def npi_number_luhn_valid_sql(number: str) -> str:
+    """`npi_luhn_valid_sql` on the NPI as a number (null when the text is not 10 digits): integer
+    arithmetic, several times cheaper on DuckDB than a substr per digit."""
+    terms = ["24"]  # the digits of the 80840 prefix contribute 24 to the Luhn sum
+    for position in range(1, 11):
+        digit = f"(({number} // {10 ** (10 - position)}) % 10)"
+        if position % 2 == 1 and position < 10:  # doubled, counting from the check digit: 2d or 2d - 9
+            terms.append(f"(case when {digit} >= 5 then 2 * {digit} - 9 else 2 * {digit} end)")
+        else:
+            terms.append(digit)
+    return f"coalesce(mod({' + '.join(terms)}, 10) = 0, false)"
+
+
+def npi_number_sql(text: str) -> str:
+    """DuckDB: the NPI text as a BIGINT when it is 10 digits (else null), for `npi_number_luhn_valid_sql`."""
+    return f"case when regexp_matches({text}, {sql_string(_NPI_RE)}) then cast({text} as BIGINT) end"
 
 
 def _bound(value: float | str) -> str:
@@ -198,7 +212,9 @@ def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[t
             add_checked(
                 checks["npi_luhn"],
                 f"{checks['npi_luhn']}: {c}",
-                f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
+                f"{c} is not null and not ({npi_number_luhn_valid_sql(f'_n_{c}')})"
+                if dialect.is_duckdb  # the typed table has the number (`build_typed_table_sql`)
+                else f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
             )
     if feed.variants is not None:
         disc = feed.variants.discriminator
@@ -318,6 +334,8 @@ def build_typed_table_sql(
         typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
         if col.type != "text":
             typed.append(f"_s_{col.name}")
+        if col.npi_luhn and dialect.is_duckdb:
+            typed.append(f"{npi_number_sql('_s_' + col.name)} as _n_{col.name}")
     nl = ",\n    "
     fence = "" if dialect.is_duckdb else "\n    offset 0"  # PostgreSQL: trim once, not once per use
     return (
@@ -381,7 +399,6 @@ def build_rejected_table_sql(
     (`build_duplicate_rows_sql`). Keys, repeats and overlaps are compared within a file only.
     """
     feed = layout.feed
-    cols = feed.columns
     key = feed.key
 
     # flagged: column checks, exact repeats (hash candidates verified field by field), key repeats
@@ -443,20 +460,22 @@ def build_rejected_table_sql(
     # twice, so it is materialized then.
     overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
     fence = "" if dialect.is_duckdb else "\n    offset 0"
+    # DuckDB materializes CTEs by default: a copy of every typed record (and its flags) per stage
+    inline = "not materialized " if dialect.is_duckdb else ""
     nl = ",\n        "
     return f"""create temp table {rejected_table} as
-with key_first as (
+with key_first as {inline}(
     select _file as _k_file, {key_aliases}, min(_line) as _first_line from {typed_table}
     where _problem is null and {key_not_null} group by _file, {key_cols}
 ),
-flagged as {"materialized " if overlap else ""}(
+flagged as {"materialized " if overlap else inline}(
     select t.*,
         {nl.join(flagged)}
     from {typed_table} t
     left join {duplicates_table} dr on dr._file = t._file and dr._line = t._line
     left join key_first kf on {key_join}{fence}
 ),{"".join(chr(10) + cte + "," for cte in overlap_ctes)}
-ruled as (
+ruled as {inline}(
     select f.*,
         {nl.join(ruled)}
     from flagged f{"".join(overlap_joins)}{fence}
