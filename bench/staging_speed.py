@@ -1,5 +1,8 @@
 """Staging speed: rows/s per feed and reader, wall time and peak RSS of staging a landing set.
 
+`load_cpu_seconds` is the CPU time of the staging process (DuckDB's threads included; not the
+PostgreSQL server's) while it loads: on a shared machine it says more than the wall time.
+
 Each feed is staged by `load_feed_window` in a fresh process on a fresh DuckDB file (or a fresh
 PostgreSQL database with `--postgres`), with the code of `--code` (default: this checkout), so
 that the commit before a change can be measured side by side with the same script:
@@ -35,7 +38,7 @@ FEEDS = ("claims", "enrollment_events")
 
 # Runs in the child process with the code under test first on sys.path; prints one JSON line.
 _CHILD = """
-import json, sys, time
+import json, resource, sys, time
 from datetime import date
 from pathlib import Path
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -45,10 +48,13 @@ if kind == "duckdb":
     warehouse = WarehouseResource(kind="duckdb", duckdb_path=target)
 else:
     warehouse = WarehouseResource(kind="postgres", pg_dsn=target)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 with warehouse.connect() as conn:
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), cpu()
     report = load_feed_window(conn, feed, Path(landing), date(2000, 1, 1), date(2100, 1, 1))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, cpu() - started_cpu
     columns = [c for c in conn.columns("staging", "load_audit")]
     reader = "reader" if "reader" in columns else "'python'"
     by_reader = conn.fetchall(
@@ -67,6 +73,7 @@ print(json.dumps({
     "rows_staged": sum(r.rows_staged for r in report.results),
     "rows_quarantined": sum(r.rows_quarantined for r in report.results),
     "load_seconds": seconds,
+    "load_cpu_seconds": round(cpu_seconds, 2),
     "step_seconds": {k: round(v, 2) for k, v in steps.items()},
     "by_reader": [{"reader": r, "files": int(f), "rows": int(n), "seconds": float(s)} for r, f, n, s in by_reader],
 }))
@@ -174,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             measured.setdefault(kind, {})[feed] = figures
             print(
                 f"{args.label} {kind} {feed}: {figures['rows_read']} rows in {figures['load_seconds']:.1f}s "
-                f"({figures['rows_per_second']} rows/s), peak {figures['peak_rss_mb']} MB, "
+                f"({figures['rows_per_second']} rows/s, {figures.get('load_cpu_seconds')} CPU s), "
+                f"peak {figures['peak_rss_mb']} MB, "
                 f"readers {figures['by_reader']} [{time.perf_counter() - started:.0f}s]",
                 flush=True,
             )
