@@ -41,6 +41,7 @@ _MONTH_DAY = (
 _LEAP_DAY = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29"
 _DAY = f"({_YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
 _DATE_RE = f"^{_DAY}$"
+_DATE_SHAPE_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = (
     f"^{_DAY}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
     "(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$"
@@ -101,8 +102,9 @@ def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, te
         return f"case when {form} then cast({text} as {sql_type}) end"
     if column.type == "date":
         cast = f"cast({text} as {sql_type})"
-        if dialect.is_duckdb:
-            return f"case when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
+        if dialect.is_duckdb:  # the shape by a short pattern; the calendar by DuckDB's own date parser
+            shape = dialect.regex_match(text, _DATE_SHAPE_RE)
+            return f"case when {shape} and {text} not like '0000%' then try_cast({text} as {sql_type}) end"
         return f"case when {plain_day_sql(text)} then {cast} when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
     if column.type == "timestamp":
         return (
