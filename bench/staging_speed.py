@@ -1,5 +1,9 @@
 """Staging speed: rows/s per feed and reader, wall time and peak RSS of staging a landing set.
 
+`load_cpu_seconds` is the CPU time of the staging process (DuckDB's threads included) while it
+loads, `server_cpu_seconds` that of the session's PostgreSQL backend (read from /proc: a local
+server): on a shared machine they say more than the wall time.
+
 Each feed is staged by `load_feed_window` in a fresh process on a fresh DuckDB file (or a fresh
 PostgreSQL database with `--postgres`), with the code of `--code` (default: this checkout), so
 that the commit before a change can be measured side by side with the same script:
@@ -35,7 +39,7 @@ FEEDS = ("claims", "enrollment_events")
 
 # Runs in the child process with the code under test first on sys.path; prints one JSON line.
 _CHILD = """
-import json, sys, time
+import json, os, resource, sys, time
 from datetime import date
 from pathlib import Path
 from aca_warehouse.resources.warehouse import WarehouseResource
@@ -45,10 +49,23 @@ if kind == "duckdb":
     warehouse = WarehouseResource(kind="duckdb", duckdb_path=target)
 else:
     warehouse = WarehouseResource(kind="postgres", pg_dsn=target)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+def server_cpu(pid):
+    if pid is None:
+        return 0.0
+    try:  # the PostgreSQL backend of this session, when it runs on this machine
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 with warehouse.connect() as conn:
-    started = time.perf_counter()
+    backend = None if kind == "duckdb" else conn.scalar("select pg_backend_pid()")
+    started, started_cpu, started_server = time.perf_counter(), cpu(), server_cpu(backend)
     report = load_feed_window(conn, feed, Path(landing), date(2000, 1, 1), date(2100, 1, 1))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, cpu() - started_cpu
+    server_seconds = server_cpu(backend) - started_server
     columns = [c for c in conn.columns("staging", "load_audit")]
     reader = "reader" if "reader" in columns else "'python'"
     by_reader = conn.fetchall(
@@ -67,6 +84,8 @@ print(json.dumps({
     "rows_staged": sum(r.rows_staged for r in report.results),
     "rows_quarantined": sum(r.rows_quarantined for r in report.results),
     "load_seconds": seconds,
+    "load_cpu_seconds": round(cpu_seconds, 2),
+    "server_cpu_seconds": None if kind == "duckdb" else round(server_seconds, 2),
     "step_seconds": {k: round(v, 2) for k, v in steps.items()},
     "by_reader": [{"reader": r, "files": int(f), "rows": int(n), "seconds": float(s)} for r, f, n, s in by_reader],
 }))
@@ -157,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", required=True, help="name of this measurement in the results file")
     parser.add_argument("--feeds", nargs="+", default=list(FEEDS))
     parser.add_argument("--postgres", action="store_true", help="also stage on a fresh PostgreSQL database")
+    parser.add_argument("--engines", nargs="+", choices=["duckdb", "postgres"], help="only these engines")
     parser.add_argument(
         "--pg-admin-dsn",
         default=os.environ.get("ACA_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -165,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     landing = args.landing or make_landing(args.generate, args.copies, args.days, args.work)
-    kinds = ["duckdb", "postgres"] if args.postgres else ["duckdb"]
+    kinds = args.engines or (["duckdb", "postgres"] if args.postgres else ["duckdb"])
     measured: dict[str, dict] = {}
     for kind in kinds:
         for feed in args.feeds:
@@ -174,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             measured.setdefault(kind, {})[feed] = figures
             print(
                 f"{args.label} {kind} {feed}: {figures['rows_read']} rows in {figures['load_seconds']:.1f}s "
-                f"({figures['rows_per_second']} rows/s), peak {figures['peak_rss_mb']} MB, "
+                f"({figures['rows_per_second']} rows/s, CPU s {figures.get('load_cpu_seconds')} "
+                f"+ server {figures.get('server_cpu_seconds')}), "
+                f"peak {figures['peak_rss_mb']} MB, "
                 f"readers {figures['by_reader']} [{time.perf_counter() - started:.0f}s]",
                 flush=True,
             )

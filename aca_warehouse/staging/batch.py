@@ -1,10 +1,12 @@
 """Loading a batch of landing files of one feed and one header layout through one set of SQL statements.
 
 A batch is read into ONE temporary raw table (each record tagged with its file's index `_file`),
-typed and judged by the validation SQL of `validation.py` (every per-file rule partitioned by
-`_file`), counted per file with one GROUP BY, and then, in ONE transaction, every partition of
-the batch is replaced: its staged and quarantined rows deleted, the new ones inserted, one audit
-row per file. The statement count no longer grows with the number of files, which is what made
+typed in one pass (the typed table) and judged in one pass over it by the validation SQL of
+`validation.py` (every per-file rule partitioned by `_file`), which writes only the rejected
+records with their reason codes; counted per file, and then, in ONE transaction, every partition
+of the batch is replaced: its staged and quarantined rows deleted, the typed records without a
+rejection inserted (one statement), the rejected ones into the quarantine (one), one audit row per
+file. The statement count no longer grows with the number of files, which is what made
 many small daily files slow. `plan_batches` groups a window's files: same header layout, at
 most `max_bytes` of landing text and `MAX_FILES_PER_BATCH` files per batch.
 """
@@ -40,8 +42,8 @@ from aca_warehouse.staging.reader import LandingFileReader, RawLayout, ReadStats
 from aca_warehouse.staging.results import LOADED, FileLoadResult
 from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE, staging_table
 from aca_warehouse.staging.validation import (
-    build_checked_table_sql,
     build_duplicate_rows_sql,
+    build_rejected_table_sql,
     build_repeat_candidates_sql,
     build_typed_table_sql,
     raw_values_sql,
@@ -109,7 +111,7 @@ class _Tables:
     typed: str
     candidates: str
     duplicates: str
-    checked: str
+    rejected: str
 
     @classmethod
     def new(cls, feed: str) -> _Tables:
@@ -169,18 +171,18 @@ class BatchLoader:
             step = time.perf_counter()
             self._find_duplicate_rows(batch.layout, tables)
             self.conn.execute(
-                build_checked_table_sql(
+                build_rejected_table_sql(
                     self.dictionary,
                     self.dialect,
                     batch.layout,
                     tables.typed,
                     tables.duplicates,
-                    tables.checked,
+                    tables.rejected,
                 )
             )
-            self._analyze(tables.checked, ["_file", "_line", "_reason_codes"])
+            self._analyze(tables.rejected, ["_file", "_line"])
             steps["validate"] = time.perf_counter() - step
-            self._count_outcomes(loaded, stats, tables.checked)
+            self._count_outcomes(loaded, stats, tables)
             step = time.perf_counter()
             self._replace_partitions(batch.layout, loaded, tables, steps, clock)
             steps["replace_partition"] = time.perf_counter() - step
@@ -242,7 +244,7 @@ class BatchLoader:
             tables.typed,
             tables.candidates,
             tables.duplicates,
-            tables.checked,
+            tables.rejected,
         ):
             self.conn.execute(f"drop table if exists {table}")
 
@@ -393,22 +395,20 @@ class BatchLoader:
         else:
             self.conn.execute(f"create temp table {tables.duplicates} (_file INTEGER, _line INTEGER)")
 
-    def _count_outcomes(
-        self, loaded: list[BatchFile], stats: dict[int, ReadStats], checked_table: str
-    ) -> None:
-        """Rows read, staged and quarantined and the reason-code counts of every file, from one GROUP BY."""
-        totals: Counter[int] = Counter()
-        staged: Counter[int] = Counter()
+    def _count_outcomes(self, loaded: list[BatchFile], stats: dict[int, ReadStats], tables: _Tables) -> None:
+        """Rows read, staged and quarantined and the reason-code counts of every file: records per
+        file of the typed table, rejected ones per file and reason codes."""
+        totals: Counter[int] = Counter(
+            dict(self.conn.fetchall(f"select _file, count(*) from {tables.typed} group by _file"))
+        )
+        staged: Counter[int] = Counter(totals)
         codes: defaultdict[int, Counter[str]] = defaultdict(Counter)
         for index, reason_codes, count in self.conn.fetchall(
-            f"select _file, _reason_codes, count(*) from {checked_table} group by _file, _reason_codes"
+            f"select _file, _reason_codes, count(*) from {tables.rejected} group by _file, _reason_codes"
         ):
-            totals[index] += count
-            if reason_codes == "":
-                staged[index] += count
-            else:
-                for code in reason_codes.split(";"):
-                    codes[index][code] += count
+            staged[index] -= count
+            for code in reason_codes.split(";"):
+                codes[index][code] += count
         for batch_file in loaded:
             result, read = batch_file.result, stats[batch_file.index]
             total = totals[batch_file.index]
@@ -437,11 +437,17 @@ class BatchLoader:
         steps: dict[str, float],
         clock: float,
     ) -> None:
-        """One transaction: delete the batch's partitions (staged and quarantined rows), insert the new
-        rows and the audit rows."""
+        """One transaction: delete the batch's partitions (staged and quarantined rows), insert the typed
+        records without a rejection, the rejected ones and the audit rows."""
         feed = self.feed
         columns = ", ".join(feed.column_names)
-        contract = ", ".join(f"c.{name}" for name in feed.column_names)
+        contract = ", ".join(f"t.{name}" for name in feed.column_names)
+        rejected = any(f.result.rows_quarantined for f in loaded)
+        accepted = (  # an anti-join only when some record was rejected (a clean batch is copied as it is)
+            f" where not exists (select 1 from {tables.rejected} q where q._file = t._file and q._line = t._line)"
+            if rejected
+            else ""
+        )
         metadata = ", ".join(name for name, _, _ in METADATA_COLUMNS)
         load_dates = sorted(f.result.load_date for f in loaded)
         partitions = ", ".join(f"date {sql_string(d.isoformat())}" for d in load_dates)
@@ -460,19 +466,19 @@ class BatchLoader:
             )
             self.conn.execute(
                 f"insert into {staging_table(feed)} ({columns}, {metadata}) "
-                f"select {contract}, fl._load_date, fl._load_id, cast(%s as timestamptz), fl._source_file, c._line, "
-                f"fl._file_checksum, c._extra_json "
-                f"from {tables.checked} c join {tables.files} fl on fl._file = c._file where c._reason_codes = ''",
+                f"select {contract}, fl._load_date, fl._load_id, cast(%s as timestamptz), fl._source_file, t._line, "
+                f"fl._file_checksum, t._extra_json "
+                f"from {tables.typed} t join {tables.files} fl on fl._file = t._file{accepted}",
                 [loaded_at],
             )
-            if any(f.result.rows_quarantined for f in loaded):
+            if rejected:
                 self.conn.execute(
                     f"insert into {QUARANTINE_TABLE} (feed, _load_date, _load_id, _loaded_at, _source_file, "
                     f"_source_line, _file_checksum, reason_codes, reason_details, raw_values) "
                     f"select %s, fl._load_date, fl._load_id, cast(%s as timestamptz), fl._source_file, c._line, "
                     f"fl._file_checksum, c._reason_codes, c._reason_details, {raw_values_sql(self.dialect, layout, 'r')} "
-                    f"from {tables.checked} c join {tables.files} fl on fl._file = c._file "
-                    f"join {tables.raw} r on r._file = c._file and r._line = c._line where c._reason_codes <> ''",
+                    f"from {tables.rejected} c join {tables.files} fl on fl._file = c._file "
+                    f"join {tables.raw} r on r._file = c._file and r._line = c._line",
                     [feed.name, loaded_at],
                 )
             _share(loaded, steps, time.perf_counter() - clock)

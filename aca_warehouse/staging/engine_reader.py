@@ -311,8 +311,10 @@ class EngineRawLoader:
         )
         names = self.layout.header
         paths_list = "[" + ", ".join(sql_string(_json_path(n)) for n in names) + "]"
+        # the list elements as scalars first: a CASE over `_t[i]` would extract them once per branch
+        elements = ", ".join(f"_s[{i}] as _s{i}, _t[{i}] as _t{i}" for i in range(1, len(names) + 1))
         values = [
-            f"{_duckdb_json_value(f'_s[{i}]', f'_t[{i}]', n)} as {column}"
+            f"{_duckdb_json_value(f'_s{i}', f'_t{i}', n)} as {column}"
             for i, (n, column) in enumerate(zip(names, self.layout.data_columns, strict=False), start=1)
         ]
         known = "[" + ", ".join(sql_string(n) for n in names) + "]"
@@ -328,10 +330,10 @@ class EngineRawLoader:
             f"and len(_k) <> len(list_distinct(_k)) then '{_UNREADABLE}' end as _problem, "
             f"cast(null as VARCHAR) as _detail, _raw, cast(null as VARCHAR) as _trim, "
             f"{', '.join(values)}, {extra} "
-            f"from (select *, json_keys(_j) as _k, json_extract_string(_j, {paths_list}) as _s, "
-            f"json_type(_j, {paths_list}) as _t from ("
+            f"from (select *, {elements} from (select *, json_keys(_j) as _k, "
+            f"json_extract_string(_j, {paths_list}) as _s, json_type(_j, {paths_list}) as _t from ("
             f"select {number}, _raw, case when regexp_full_match(_raw, {sql_string(FLAT_OBJECT_RE)}) "
-            f"then _raw end as _j from (select file_index, row_number() over () as _rn, _raw from {source})))"
+            f"then _raw end as _j from (select file_index, row_number() over () as _rn, _raw from {source}))))"
         )
         return self.view
 
@@ -474,7 +476,8 @@ class EngineRawLoader:
     def _parse_lines(self, files: Sequence[EngineFile]) -> dict[int, str]:
         """Lines -> raw records (values as the normaliser gives them, with `json`, which keeps every
         number's text); files with a line that is not a flat object or repeats a key are left to
-        the normaliser."""
+        the normaliser. (`offset 0` keeps the line's regular-expression match computed once: the
+        planner would otherwise evaluate it for each of its three uses.)"""
         if not files:
             return {}
         names = self.layout.header
@@ -486,7 +489,7 @@ class EngineRawLoader:
             f"insert into {self.raw_table} ({columns}) "
             f"select l._file, l._line, case when not l._ok or x._repeats > 0 then '{_UNREADABLE}' end, "
             f"l._raw, {', '.join(values)}, x._extra "
-            f"from (select *, _raw ~ {sql_string(FLAT_OBJECT_RE)} as _ok from {self.lines_table}) l "
+            f"from (select *, _raw ~ {sql_string(FLAT_OBJECT_RE)} as _ok from {self.lines_table} offset 0) l "
             f"cross join lateral json_to_record(case when l._ok then l._raw::json end) as r({record}) "
             f"cross join lateral (select count(*) - count(distinct e.key) as _repeats, "
             f"'{{' || string_agg(to_json(e.key)::text || ': ' || e.value::text, ', ' order by e.n) "
@@ -578,8 +581,17 @@ def _duckdb_json_value(text: str, kind: str, name: str) -> str:
     pattern = sql_string('"' + re.escape(name) + '"' + _AFTER_KEY)  # one literal: compiled once
     return (
         f"case when {kind} is null or {kind} = 'NULL' then null "
-        f"when {kind} = 'VARCHAR' then nullif(trim({text}, ' '), '') when {kind} = 'BOOLEAN' then {text} "
+        f"when {kind} = 'VARCHAR' then {_trim_spaces_sql(text)} when {kind} = 'BOOLEAN' then {text} "
         f"else regexp_extract(_j, {pattern}, 1) end"
+    )
+
+
+def _trim_spaces_sql(text: str) -> str:
+    """`text` without surrounding spaces, blank -> null; DuckDB's trim with a character list costs
+    a microsecond a value, so only values that start or end with a space pay for it."""
+    return (
+        f"case when {text} like ' %' or {text} like '% ' then nullif(trim({text}, ' '), '') "
+        f"else nullif({text}, '') end"
     )
 
 

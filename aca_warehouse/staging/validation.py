@@ -9,10 +9,10 @@ The same text serves DuckDB and PostgreSQL except for the few spellings in `Dial
    date of the record's file (from the batch's files table).
 2. `build_repeat_candidates_sql` / `build_duplicate_rows_sql`: exact repeats of an earlier line
    of the same file (hash candidates verified field by field against the raw table).
-3. `build_checked_table_sql`: one boolean per column check (`flagged`), row rules guarded so they
-   only see valid values, duplicate rows and duplicate keys (first line of the file wins),
-   crosswalk overlaps within the file; then per record the sorted `;`-joined `_reason_codes`
-   ('' = the row is staged) and `_reason_details`.
+3. `build_rejected_table_sql`: one boolean per column check (`flagged`), row rules guarded so
+   they only see valid values, duplicate rows and duplicate keys (first line of the file wins),
+   crosswalk overlaps within the file; then, for the records that earn a code only, the sorted
+   `;`-joined `_reason_codes` and `_reason_details` (the other records are staged).
 
 The raw values of bad rows are joined back from the raw table only when the quarantine is
 written (`raw_values_sql`), so good rows never pay for JSON.
@@ -41,6 +41,7 @@ _MONTH_DAY = (
 _LEAP_DAY = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29"
 _DAY = f"({_YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
 _DATE_RE = f"^{_DAY}$"
+_DATE_SHAPE_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = (
     f"^{_DAY}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
     "(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$"
@@ -101,8 +102,9 @@ def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, te
         return f"case when {form} then cast({text} as {sql_type}) end"
     if column.type == "date":
         cast = f"cast({text} as {sql_type})"
-        if dialect.is_duckdb:
-            return f"case when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
+        if dialect.is_duckdb:  # the shape by a short pattern; the calendar by DuckDB's own date parser
+            shape = dialect.regex_match(text, _DATE_SHAPE_RE)
+            return f"case when {shape} and {text} not like '0000%' then try_cast({text} as {sql_type}) end"
         return f"case when {plain_day_sql(text)} then {cast} when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
     if column.type == "timestamp":
         return (
@@ -124,6 +126,24 @@ def npi_luhn_valid_sql(dialect: Dialect, text: str) -> str:
     return (
         f"case when {dialect.regex_match(text, _NPI_RE)} then mod({' + '.join(terms)}, 10) = 0 else false end"
     )
+
+
+def npi_number_luhn_valid_sql(number: str) -> str:
+    """`npi_luhn_valid_sql` on the NPI as a number (null when the text is not 10 digits): integer
+    arithmetic, several times cheaper on DuckDB than a substr per digit."""
+    terms = ["24"]  # the digits of the 80840 prefix contribute 24 to the Luhn sum
+    for position in range(1, 11):
+        digit = f"(({number} // {10 ** (10 - position)}) % 10)"
+        if position % 2 == 1 and position < 10:  # doubled, counting from the check digit: 2d or 2d - 9
+            terms.append(f"(case when {digit} >= 5 then 2 * {digit} - 9 else 2 * {digit} end)")
+        else:
+            terms.append(digit)
+    return f"coalesce(mod({' + '.join(terms)}, 10) = 0, false)"
+
+
+def npi_number_sql(text: str) -> str:
+    """DuckDB: the NPI text as a BIGINT when it is 10 digits (else null), for `npi_number_luhn_valid_sql`."""
+    return f"case when regexp_matches({text}, {sql_string(_NPI_RE)}) then cast({text} as BIGINT) end"
 
 
 def _bound(value: float | str) -> str:
@@ -194,7 +214,9 @@ def column_flags(dictionary: Dictionary, dialect: Dialect, feed: Feed) -> list[t
             add_checked(
                 checks["npi_luhn"],
                 f"{checks['npi_luhn']}: {c}",
-                f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
+                f"{c} is not null and not ({npi_number_luhn_valid_sql(f'_n_{c}')})"
+                if dialect.is_duckdb  # the typed table has the number (`build_typed_table_sql`)
+                else f"{c} is not null and not ({npi_luhn_valid_sql(dialect, c)})",
             )
     if feed.variants is not None:
         disc = feed.variants.discriminator
@@ -314,6 +336,8 @@ def build_typed_table_sql(
         typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
         if col.type != "text":
             typed.append(f"_s_{col.name}")
+        if col.npi_luhn and dialect.is_duckdb:
+            typed.append(f"{npi_number_sql('_s_' + col.name)} as _n_{col.name}")
     nl = ",\n    "
     fence = "" if dialect.is_duckdb else "\n    offset 0"  # PostgreSQL: trim once, not once per use
     return (
@@ -358,24 +382,25 @@ join involved b on b._file = c._file and b._line = c._first_line
 where {same}"""
 
 
-def build_checked_table_sql(
+def build_rejected_table_sql(
     dictionary: Dictionary,
     dialect: Dialect,
     layout: RawLayout,
     typed_table: str,
     duplicates_table: str,
-    checked_table: str,
+    rejected_table: str,
 ) -> str:
-    """`create temp table <checked_table> as ...`: every typed record judged and explained.
+    """`create temp table <rejected_table> as ...`: every typed record judged; the rejected ones explained.
 
-    The checked table has `_file`, `_line`, `_reason_codes` ('' = staged), `_reason_details`, the
-    typed contract columns and `_extra_json`; the raw values of bad rows are joined back from the
-    raw table by (`_file`, `_line`) when the quarantine is written (see `raw_values_sql`).
+    One pass over the typed table evaluates every check; only the records that earn a reason code
+    are written: `_file`, `_line`, `_reason_codes` (never '') and `_reason_details`. The staged rows
+    are the typed records without a row here (the good rows are not copied a second time), and
+    the raw values of bad rows are joined back from the raw table by (`_file`, `_line`) when the
+    quarantine is written (see `raw_values_sql`).
     `duplicates_table` lists the lines that exactly repeat an earlier line of their file
     (`build_duplicate_rows_sql`). Keys, repeats and overlaps are compared within a file only.
     """
     feed = layout.feed
-    cols = feed.columns
     key = feed.key
 
     # flagged: column checks, exact repeats (hash candidates verified field by field), key repeats
@@ -423,16 +448,13 @@ def build_checked_table_sql(
         names = " or ".join(flag.name for flag in all_flags if flag.code == code)
         code_parts.append(f"case when {names} then {sql_string(code)} end")
     detail_parts = [f"case when {flag.name} then {sql_string(flag.detail)} end" for flag in all_flags]
-    any_flag = " or ".join(flag.name for flag in all_flags)  # most rows are good: skip building their text
+    any_flag = " or ".join(flag.name for flag in all_flags)
     final = [
         "_file",
         "_line",
-        f"case when _problem is not null then _problem when {any_flag} "
-        f"then {dialect.concat_ws(';', code_parts)} else '' end as _reason_codes",
-        f"case when _problem is not null then _problem || ': ' || _detail when {any_flag} "
-        f"then {dialect.concat_ws('; ', detail_parts)} else '' end as _reason_details",
-        *[col.name for col in cols],
-        "_extra_json",
+        f"case when _problem is not null then _problem else {dialect.concat_ws(';', code_parts)} end as _reason_codes",
+        f"case when _problem is not null then _problem || ': ' || _detail "
+        f"else {dialect.concat_ws('; ', detail_parts)} end as _reason_details",
     ]
     # PostgreSQL pulls CTEs up into the final select and would evaluate each flag again for the
     # codes, the details and every guard: `offset 0` keeps each stage a computed-once subquery
@@ -440,24 +462,27 @@ def build_checked_table_sql(
     # twice, so it is materialized then.
     overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
     fence = "" if dialect.is_duckdb else "\n    offset 0"
+    # DuckDB materializes CTEs by default: a copy of every typed record (and its flags) per stage
+    inline = "not materialized " if dialect.is_duckdb else ""
     nl = ",\n        "
-    return f"""create temp table {checked_table} as
-with key_first as (
+    return f"""create temp table {rejected_table} as
+with key_first as {inline}(
     select _file as _k_file, {key_aliases}, min(_line) as _first_line from {typed_table}
     where _problem is null and {key_not_null} group by _file, {key_cols}
 ),
-flagged as {"materialized " if overlap else ""}(
+flagged as {"materialized " if overlap else inline}(
     select t.*,
         {nl.join(flagged)}
     from {typed_table} t
     left join {duplicates_table} dr on dr._file = t._file and dr._line = t._line
     left join key_first kf on {key_join}{fence}
 ),{"".join(chr(10) + cte + "," for cte in overlap_ctes)}
-ruled as (
+ruled as {inline}(
     select f.*,
         {nl.join(ruled)}
     from flagged f{"".join(overlap_joins)}{fence}
 )
 select
     {nl.join(final)}
-from ruled"""
+from ruled
+where _problem is not null or {any_flag}"""
