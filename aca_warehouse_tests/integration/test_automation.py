@@ -13,8 +13,8 @@ from dagster import DagsterInstance
 
 from aca_warehouse.assets.dbt import PARTIAL_PARSE_FILE, parse_cache_dir
 
-from .conftest import DEMO_START
-from .pipeline import (
+from ..conftest import DEMO_START
+from ..pipeline import (
     copy_landing,
     definitions_for,
     landing_sensor_tick,

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import WAREHOUSE_KINDS
+from ..conftest import WAREHOUSE_KINDS
 
-DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 D = date.fromisoformat
 DIMENSIONS = ("month", "metal_tier", "state", "claim_type", "specialty")
 BITS = (16, 8, 4, 2, 1)

@@ -16,7 +16,7 @@ import pytest
 from aca_warehouse.cli import main
 from aca_warehouse.resources.warehouse import WarehouseResource
 
-from .conftest import WAREHOUSE_KINDS
+from ..conftest import WAREHOUSE_KINDS
 
 pytestmark = pytest.mark.duckdb
 

@@ -24,7 +24,7 @@ from aca_warehouse_tests.fixtures.core.pipeline import (
 )
 from aca_warehouse_tests.fixtures.core.scenario import P1, P2, P3
 
-from .conftest import WAREHOUSE_KINDS
+from ..conftest import WAREHOUSE_KINDS
 
 D = date.fromisoformat
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]

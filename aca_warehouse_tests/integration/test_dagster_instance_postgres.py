@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, asset, materialize
 
-from .conftest import PG_ADMIN_DSN, pg_dsn_for
+from ..conftest import PG_ADMIN_DSN, pg_dsn_for
 
 pytestmark = pytest.mark.postgres
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 @asset

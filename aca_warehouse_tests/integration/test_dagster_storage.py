@@ -29,7 +29,7 @@ from aca_warehouse.dagster_storage import BatchedSqliteEventLogStorage
 
 pytestmark = pytest.mark.unit
 
-DEV_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "dagster.dev.yaml"
+DEV_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "dagster.dev.yaml"
 daily = DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
 
 

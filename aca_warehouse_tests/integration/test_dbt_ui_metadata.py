@@ -25,7 +25,7 @@ from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse_tests.fixtures.core.pipeline import FIRST_LOAD, LAST_LOAD, ensure_dbt_manifest, stage
 from aca_warehouse_tests.fixtures.core.scenario import build_scenario
 
-from .conftest import WAREHOUSE_KINDS
+from ..conftest import WAREHOUSE_KINDS
 
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
 DOCUMENTED_LAYERS = ("staging", "intermediate", "core", "marts")  # every layer of dbt models

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .pipeline import MARTS_CONTRACT_TABLES, table_rows
+from ..pipeline import MARTS_CONTRACT_TABLES, table_rows
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 pytestmark = pytest.mark.xdist_group("demo")
 
 

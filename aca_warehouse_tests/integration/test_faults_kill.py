@@ -26,11 +26,11 @@ import pytest
 from aca_warehouse.resources import WarehouseResource
 from aca_warehouse.settings import parse_pg_dsn
 
-from .pipeline import table_rows
+from ..pipeline import table_rows
 
 pytestmark = pytest.mark.slow
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 FEEDS = ("plans", "members", "enrollment_events", "products", "providers", "claims", "premiums")
 # When to kill (a line of the run's console log, DEBUG level)
 AT_STAGING = r" - staging__\w+ - loaded: "  # a feed is staged, the others are not yet
@@ -209,7 +209,7 @@ def test_duckdb_loads_killed_at_staging_dbt_and_quality_recover_and_leave_no_sec
 ) -> None:
     from dagster import DagsterInstance
 
-    from .pipeline import definitions_for, run_range
+    from ..pipeline import definitions_for, run_range
 
     chain = new_chain(tmp_path / "chain", ACA_WAREHOUSE="duckdb", ACA_DUCKDB_PATH=str(tmp_path / "wh.duckdb"))
     warehouse = WarehouseResource(kind="duckdb", duckdb_path=str(tmp_path / "wh.duckdb"))

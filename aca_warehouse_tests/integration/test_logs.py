@@ -12,7 +12,7 @@ from dagster import AssetKey, DagsterInstance
 from aca_warehouse.errors import ConfigurationError
 from aca_warehouse.logs import log_format
 
-from .pipeline import definitions_for
+from ..pipeline import definitions_for
 
 LOAD_DATE = "2025-12-01"
 FEEDS = ("claims", "premiums")

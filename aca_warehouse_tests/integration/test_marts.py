@@ -25,7 +25,7 @@ from aca_warehouse_tests.fixtures.core.pipeline import (
 )
 from aca_warehouse_tests.fixtures.core.scenario import P1, P2, P3
 
-from .conftest import WAREHOUSE_KINDS, postgres_available
+from ..conftest import WAREHOUSE_KINDS, postgres_available
 
 D = date.fromisoformat
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]

@@ -16,7 +16,7 @@ from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.sensors.landing import plan_landing_runs
 from aca_warehouse.settings import load_settings
 from aca_warehouse.staging import LandingDirResource
-from aca_warehouse_tests.test_staging_assets import HANDMADE, staging_asset, write_clean_claims
+from aca_warehouse_tests.integration.test_staging_assets import HANDMADE, staging_asset, write_clean_claims
 
 DAILY_FEEDS = ["claims", "premiums", "enrollment_events"]
 

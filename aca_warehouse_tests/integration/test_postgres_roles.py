@@ -49,8 +49,8 @@ def test_pipeline_runs_as_the_loader_and_the_analyst_reads_only_its_marts(
     from aca_warehouse.postgres_roles import LOADER_ROLE
     from aca_warehouse.resources import WarehouseResource
 
-    from .conftest import DEMO_START
-    from .pipeline import copy_landing, definitions_for, run_range
+    from ..conftest import DEMO_START
+    from ..pipeline import copy_landing, definitions_for, run_range
 
     admin = make_warehouse("postgres")
     with admin.connect():

@@ -11,8 +11,8 @@ from dagster import DagsterInstance
 
 from aca_warehouse.resources import WarehouseResource
 
-from .conftest import DEMO_DAYS, DEMO_START
-from .pipeline import definitions_for, marts_snapshot, run_range, table_rows
+from ..conftest import DEMO_DAYS, DEMO_START
+from ..pipeline import definitions_for, marts_snapshot, run_range, table_rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("demo")]
 

@@ -24,12 +24,12 @@ import pytest
 import requests
 import yaml
 
-from .conftest import PG_ADMIN_DSN, pg_dsn_for
-from .dagster_ui import DagsterDev, free_port, wait_for
+from ..conftest import PG_ADMIN_DSN, pg_dsn_for
+from ..dagster_ui import DagsterDev, free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("production_shape")]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 VENV_BIN = Path(sys.executable).parent
 

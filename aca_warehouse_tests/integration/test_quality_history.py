@@ -15,7 +15,7 @@ from aca_warehouse.checks.staging import CHECK_NAMES
 from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.staging import LandingDirResource
-from aca_warehouse_tests.test_staging_assets import (
+from aca_warehouse_tests.integration.test_staging_assets import (
     DEFECTIVE_DAY,
     PHI_MEMBER,
     RANGE_DAYS,

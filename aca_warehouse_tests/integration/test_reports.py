@@ -19,7 +19,7 @@ from aca_warehouse.cli import main
 from aca_warehouse.reports import ReportError, render_reports
 from aca_warehouse.reports.charts import CHARTS, ChartContext, monthly_lines_by_tier
 
-from .conftest import DEMO_DAYS, DEMO_START
+from ..conftest import DEMO_DAYS, DEMO_START
 
 pytestmark = [pytest.mark.duckdb, pytest.mark.xdist_group("demo")]
 

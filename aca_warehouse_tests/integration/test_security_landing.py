@@ -21,7 +21,7 @@ from aca_warehouse.sensors.landing import plan_landing_runs
 from aca_warehouse.staging import load_feed_window
 from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 PROVIDERS = HANDMADE / "claims_system" / "providers" / "providers_2025-03-01.csv"
 FEED_DIR = "claims_system/providers"
 WINDOW = (date(2025, 1, 1), date(2100, 1, 1))

@@ -19,7 +19,7 @@ from aca_warehouse_tests.conftest import PG_ADMIN_DSN, pg_dsn_for
 
 pytestmark = pytest.mark.postgres
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 
 
 def test_pg_roles_hands_over_tables_partitions_views_and_sequences_already_there(

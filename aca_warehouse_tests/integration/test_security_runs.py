@@ -17,7 +17,7 @@ from aca_warehouse.resources import LandingDirResource, WarehouseResource
 
 pytestmark = pytest.mark.duckdb
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 PARTITION = "2025-03-01"
 
 

@@ -33,7 +33,7 @@ from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
 
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 CLAIMS_HEADER = (
     (HANDMADE / "claims_system/claims/claims_2025-03-03.csv").read_text(encoding="utf-8-sig").splitlines()[0]
 )

@@ -22,7 +22,7 @@ from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
 
 KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
 
-HANDMADE = Path(__file__).parent / "fixtures" / "landing_handmade"
+HANDMADE = Path(__file__).resolve().parents[1] / "fixtures" / "landing_handmade"
 EXPECTED: dict[str, Any] = yaml.safe_load((HANDMADE / "expected.yaml").read_text(encoding="utf-8"))
 WINDOW = (date(2025, 3, 1), date(2025, 3, 4))
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DEMO_DAYS, DEMO_START
-from .dagster_ui import DagsterDev, wait_for
+from ..conftest import DEMO_DAYS, DEMO_START
+from ..dagster_ui import DagsterDev, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
 

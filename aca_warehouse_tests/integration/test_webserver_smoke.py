@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from .conftest import DEMO_DAYS
-from .dagster_ui import DagsterDev, wait_for
+from ..conftest import DEMO_DAYS
+from ..dagster_ui import DagsterDev, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
 

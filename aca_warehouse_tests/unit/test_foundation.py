@@ -15,9 +15,9 @@ from aca_warehouse.errors import ConfigurationError
 from aca_warehouse.resources.warehouse import WarehouseResource
 from aca_warehouse.settings import load_settings, parse_pg_dsn
 
-from .conftest import WAREHOUSE_KINDS
+from ..conftest import WAREHOUSE_KINDS
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "asset_graph.txt"
 
 
 def describe_asset_graph(defs: Definitions) -> str:
