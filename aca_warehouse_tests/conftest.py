@@ -19,6 +19,7 @@ PG_ADMIN_DSN = os.environ.get("ACA_TEST_PG_ADMIN_DSN", "postgresql://postgres@12
 WAREHOUSE_KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 # A fresh member-key secret per test session: nothing shipped, and the leak scans can look for it.
 TEST_MEMBER_KEY_SECRET = "test-" + secrets.token_urlsafe(24)
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
 
 
 def pg_dsn_for(dbname: str) -> str:
@@ -36,7 +37,17 @@ def postgres_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Postgres tests run when the server answers; in CI an unreachable server is a failure."""
+    """The `unit` marker is the folder: every test in unit/ has it, and no other test may claim it.
+    Postgres tests run when the server answers; in CI an unreachable server is a failure."""
+    for item in items:
+        in_unit = UNIT_DIR in Path(str(item.path)).resolve().parents
+        if in_unit:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("unit"):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked unit outside aca_warehouse_tests/unit/: move it there "
+                "(no warehouse, no dbt, no Dagster run) or drop the marker"
+            )
     if not any("postgres" in item.keywords for item in items):
         return
     if postgres_available():

@@ -27,8 +27,6 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from aca_warehouse.dagster_storage import BatchedSqliteEventLogStorage
 
-pytestmark = pytest.mark.unit
-
 DEV_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "dagster.dev.yaml"
 daily = DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
 

@@ -240,29 +240,3 @@ def test_every_dbt_check_has_a_description(dbt_build: DbtBuild) -> None:
     assert "coverage span" in (warn.description or "") and "never blocks" in (warn.description or "")
     not_null = next(s for k, s in specs.items() if k.name == "not_null_warehouse_as_of_as_of_month")
     assert "warehouse_as_of.as_of_month" in (not_null.description or "")
-
-
-@pytest.mark.unit
-def test_a_dbt_process_left_running_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An error while reading dbt's events stops dbt (SIGINT, then kill), so it does not keep holding
-    the warehouse for the next run."""
-    import subprocess
-    import sys
-
-    from aca_warehouse.assets import dbt as dbt_assets_module
-
-    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dbt_assets_module.stop_dbt(polite)
-    assert polite.returncode is not None
-
-    stubborn = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)",
-        ]
-    )
-    time.sleep(0.5)  # let it install its handler
-    monkeypatch.setattr(dbt_assets_module, "DBT_STOP_TIMEOUT_SECONDS", 1)
-    dbt_assets_module.stop_dbt(stubborn)
-    assert stubborn.returncode == -9

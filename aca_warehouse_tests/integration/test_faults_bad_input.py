@@ -255,14 +255,3 @@ def test_bad_input(case: Case, warehouse: WarehouseResource, tmp_path: Path) -> 
         json.loads(raw)  # the raw values stay JSON, truncated or not
         assert len(raw) < 12_000 if case.truncated_raw else True
         assert ("...[truncated: " in raw) == case.truncated_raw
-
-
-@pytest.mark.unit
-def test_the_readers_record_bound_fits_the_staging_loaders_line_bound() -> None:
-    """A record at the reader's bound, written out as a normalized line (its fields quoted, quotes doubled,
-    up to 4 bytes a character, JSON Lines also keep the line and the unknown keys), must stay within
-    DuckDB's `max_line_size`; otherwise DuckDB would reject a whole batch for one row."""
-    from aca_warehouse.staging import batch, reader
-
-    assert 16 * reader.MAX_RECORD_CHARS <= batch._DUCKDB_MAX_LINE
-    assert reader.QUARANTINE_VALUE_MAX_CHARS * 16 <= reader.MAX_RECORD_CHARS

@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from aca_warehouse.errors import ConfigurationError
-from aca_warehouse.logs import log_format
-
 from ..pipeline import definitions_for
 
 LOAD_DATE = "2025-12-01"
@@ -109,10 +106,3 @@ def test_readable_lines_by_default(
     assert not [line for line in err.splitlines() if line.startswith("{")]
     assert " - RUN_START - " in err and " - ASSET_CHECK_EVALUATION - " in err  # Dagster's own console lines
     assert "loaded: claims_system/claims/claims_2025-12-01.csv" in err  # the loader's per-file line
-
-
-@pytest.mark.unit
-def test_an_unknown_log_format_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACA_LOG_FORMAT", "xml")
-    with pytest.raises(ConfigurationError, match="ACA_LOG_FORMAT must be one of text, json"):
-        log_format()

@@ -14,11 +14,8 @@ import pytest
 import yaml
 
 from aca_warehouse.contract.dictionary import load_dictionary
-from aca_warehouse.landing import LandingFile
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
 from aca_warehouse.staging import FAILED, LOADED, UNCHANGED, WindowLoadReport, load_feed_window
-from aca_warehouse.staging.batch import BatchFile, plan_batches
-from aca_warehouse.staging.reader import RawLayout
 from aca_warehouse.staging.results import FileLoadResult
 from aca_warehouse_tests.conftest import WAREHOUSE_KINDS
 
@@ -392,44 +389,6 @@ def test_an_engine_error_fails_the_load_and_keeps_every_partition(
         (dates["day_before"], "RuntimeError: boom"),
         (dates["original"], "RuntimeError: boom"),
     ]
-
-
-@pytest.mark.unit
-def test_batches_group_by_header_layout_and_stay_under_the_byte_bound() -> None:
-    feed = DICTIONARY.feeds["providers"]
-    start = date(2025, 1, 1)
-
-    def item(day: int, size: int, header: tuple[str, ...]) -> tuple[BatchFile, RawLayout]:
-        load_date = start + timedelta(days=day)
-        landing_file = LandingFile("providers", Path(f"p_{load_date}.csv"), f"p_{load_date}.csv", load_date)
-        result = FileLoadResult(
-            "providers", landing_file.relative_path, load_date, f"id{day}", "", file_bytes=size
-        )
-        layout = RawLayout(feed=feed, header=header, data_columns=(), contract_source={})
-        return BatchFile(landing_file, result), layout
-
-    usual, other = ("a", "b"), ("b", "a")
-    files = [item(d, 40, usual) for d in (3, 0, 1, 2, 5, 6)] + [item(4, 10, other), item(7, 500, usual)]
-    batches = plan_batches(files, max_bytes=100)
-    days = [[(f.result.load_date - start).days for f in b.files] for b in batches]
-    assert days == [[0, 1], [2, 3], [4], [5, 6], [7]]
-    assert [b.layout.header for b in batches] == [usual, usual, other, usual, usual]
-    assert [[f.index for f in b.files] for b in batches] == [[0, 1], [0, 1], [0], [0, 1], [0]]
-    assert [len(b.files) for b in plan_batches(files, max_bytes=10**9, max_files=3)] == [3, 3, 1, 1]
-
-
-@pytest.mark.unit
-def test_the_batch_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aca_warehouse.errors import ConfigurationError
-    from aca_warehouse.settings import load_settings
-
-    monkeypatch.delenv("ACA_STAGING_BATCH_MB", raising=False)
-    assert load_settings().staging_batch_bytes == 64 << 20
-    monkeypatch.setenv("ACA_STAGING_BATCH_MB", "8")
-    assert load_settings().staging_batch_bytes == 8 << 20
-    monkeypatch.setenv("ACA_STAGING_BATCH_MB", "0")
-    with pytest.raises(ConfigurationError, match="ACA_STAGING_BATCH_MB"):
-        load_settings()
 
 
 @pytest.mark.parametrize("kind", KINDS)

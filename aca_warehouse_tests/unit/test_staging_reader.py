@@ -200,3 +200,13 @@ def test_block_fast_path_and_careful_path_agree_with_the_csv_module(
         got.append((int(line), json.loads(raw) if problem else fields))
     assert got == _reference_records(text)[1:]
     assert stats.rows_read == len(got)
+
+
+def test_the_readers_record_bound_fits_the_staging_loaders_line_bound() -> None:
+    """A record at the reader's bound, written out as a normalized line (its fields quoted, quotes doubled,
+    up to 4 bytes a character, JSON Lines also keep the line and the unknown keys), must stay within
+    DuckDB's `max_line_size`; otherwise DuckDB would reject a whole batch for one row."""
+    from aca_warehouse.staging import batch, reader
+
+    assert 16 * reader.MAX_RECORD_CHARS <= batch._DUCKDB_MAX_LINE
+    assert reader.QUARANTINE_VALUE_MAX_CHARS * 16 <= reader.MAX_RECORD_CHARS
