@@ -17,6 +17,7 @@ import pytest
 from aca_warehouse_tests.fixtures.core.pipeline import (
     CORE_TABLES,
     MART_TABLES,
+    SCENARIO_KINDS,
     ScenarioResult,
     ensure_dbt_manifest,
     keyed_member_key,
@@ -24,10 +25,8 @@ from aca_warehouse_tests.fixtures.core.pipeline import (
 )
 from aca_warehouse_tests.fixtures.core.scenario import P1, P2, P3
 
-from ..conftest import WAREHOUSE_KINDS
-
 D = date.fromisoformat
-KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
+KINDS = SCENARIO_KINDS
 PHI_COLUMNS = {
     "first_name",
     "last_name",
@@ -46,10 +45,10 @@ PHI_COLUMNS = {
 
 
 @pytest.fixture(scope="session", params=KINDS)
-def scenario(request: pytest.FixtureRequest, make_warehouse, tmp_path_factory) -> Iterator[ScenarioResult]:
+def scenario(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[ScenarioResult]:
     ensure_dbt_manifest()
     kind = request.param
-    yield scenario_result(kind, make_warehouse, lambda: tmp_path_factory.mktemp(f"scenario_{kind}"))
+    yield scenario_result(kind, tmp_path_factory)
 
 
 def rows(result: ScenarioResult, table: str, checkpoint: str = "step3", **where: Any) -> list[dict[str, Any]]:
@@ -324,6 +323,7 @@ def test_every_fact_key_resolves(scenario: ScenarioResult) -> None:
 
 
 @pytest.mark.duckdb
+@pytest.mark.xdist_group("core_scenario_duckdb")
 @pytest.mark.parametrize(
     ("day", "name"),
     [
@@ -338,9 +338,9 @@ def test_every_fact_key_resolves(scenario: ScenarioResult) -> None:
         ("2024-07-05", None),
     ],
 )
-def test_dim_date_federal_holidays(day: str, name: str | None, make_warehouse, tmp_path_factory) -> None:
+def test_dim_date_federal_holidays(day: str, name: str | None, tmp_path_factory) -> None:
     ensure_dbt_manifest()
-    result = scenario_result("duckdb", make_warehouse, lambda: tmp_path_factory.mktemp("scenario_duckdb"))
+    result = scenario_result("duckdb", tmp_path_factory)
     with result.full.connect() as conn:
         row = conn.fetchone(
             "select holiday_name, is_federal_holiday, is_weekend, is_business_day, fiscal_year "

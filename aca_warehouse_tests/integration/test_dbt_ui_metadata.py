@@ -1,8 +1,9 @@
 """What the Dagster UI shows about the dbt assets, after a real `materialize` of them (DuckDB, PostgreSQL).
 
-The core scenario (fixtures/core) is staged by the real staging assets into a fresh warehouse, then
-the dbt assets are materialized once (the first build builds every model). Asserted on what the
-build recorded and on the tables it built:
+The core scenario's `full` warehouse (fixtures/core/pipeline.py, shared with test_core.py and
+test_marts.py): every landing file staged by the real staging assets into a fresh warehouse, then
+the dbt assets materialized once (the first build builds every model). Asserted on what that
+build recorded (its events) and on the tables it built:
 - `dagster/row_count` on every table model's materialization equals the table's count (views: none);
 - `dagster/column_schema` names every column of every dbt model's table or view (core and marts,
   staging and intermediate), in order, each with a description and the built column's type;
@@ -12,22 +13,19 @@ build recorded and on the tables it built:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, ExecuteInProcessResult, MetadataValue, materialize
+from dagster import AssetKey, MetadataValue
+from dagster._core.execution.execution_result import ExecutionResult
 
 from aca_warehouse.resources.warehouse import WarehouseResource
-from aca_warehouse_tests.fixtures.core.pipeline import FIRST_LOAD, LAST_LOAD, ensure_dbt_manifest, stage
-from aca_warehouse_tests.fixtures.core.scenario import build_scenario
+from aca_warehouse_tests.fixtures.core.pipeline import SCENARIO_KINDS, ensure_dbt_manifest, scenario_result
 
-from ..conftest import WAREHOUSE_KINDS
-
-KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
+KINDS = SCENARIO_KINDS
 DOCUMENTED_LAYERS = ("staging", "intermediate", "core", "marts")  # every layer of dbt models
 # The UI hides these two dagster-dbt entries by name (they hold the manifest and the translator).
 UI_HIDDEN_METADATA = {"dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator"}
@@ -37,38 +35,26 @@ UI_HIDDEN_METADATA = {"dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translato
 class DbtBuild:
     kind: str
     warehouse: WarehouseResource
-    result: ExecuteInProcessResult
+    result: ExecutionResult
     seconds: float
     manifest: dict[str, Any]
 
 
 @pytest.fixture(scope="module", params=KINDS)
-def dbt_build(
-    request: pytest.FixtureRequest, make_warehouse, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DbtBuild]:
+def dbt_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtBuild]:
     import json
 
-    manifest_path = ensure_dbt_manifest()  # before the dbt assets read it
-    from aca_warehouse.assets.dbt import dbt_assets_list, dbt_resource
-    from aca_warehouse.resources.landing import LandingDirResource
-
-    landing: Path = tmp_path_factory.mktemp("ui_dbt_landing")
-    build_scenario().write(landing)
-    warehouse = make_warehouse(request.param)
-    stage(warehouse, landing, FIRST_LOAD, LAST_LOAD)
-    began = time.monotonic()
-    result = materialize(
-        dbt_assets_list,
-        resources={
-            "dbt": dbt_resource(),
-            "warehouse": warehouse,
-            "landing": LandingDirResource(landing_dir=str(landing)),
-        },
-        partition_key=LAST_LOAD.isoformat(),
-        raise_on_error=False,
+    manifest_path = ensure_dbt_manifest()
+    scenario = scenario_result(request.param, tmp_path_factory)
+    build = scenario.runs["full"]
+    assert build.recorded is not None
+    yield DbtBuild(
+        request.param,
+        scenario.full,
+        build.recorded,
+        build.seconds,
+        json.loads(Path(manifest_path).read_text()),
     )
-    seconds = time.monotonic() - began
-    yield DbtBuild(request.param, warehouse, result, seconds, json.loads(Path(manifest_path).read_text()))
 
 
 def model_nodes(manifest: dict[str, Any], layers: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from aca_warehouse_tests.expected_marts import expected_mlr_plan_year, expected_
 from aca_warehouse_tests.fixtures.core.pipeline import (
     CORE_TABLES,
     MART_TABLES,
+    SCENARIO_KINDS,
     ScenarioResult,
     ensure_dbt_manifest,
     keyed_member_key,
@@ -25,18 +26,18 @@ from aca_warehouse_tests.fixtures.core.pipeline import (
 )
 from aca_warehouse_tests.fixtures.core.scenario import P1, P2, P3
 
-from ..conftest import WAREHOUSE_KINDS, postgres_available
+from ..conftest import postgres_available
 
 D = date.fromisoformat
-KINDS = [pytest.param(k, marks=pytest.mark.duckdb) if k == "duckdb" else k for k in WAREHOUSE_KINDS]
+KINDS = SCENARIO_KINDS
 RATIO_TOLERANCE = Decimal("1e-9")
 
 
 @pytest.fixture(scope="session", params=KINDS)
-def scenario(request: pytest.FixtureRequest, make_warehouse, tmp_path_factory) -> Iterator[ScenarioResult]:
+def scenario(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[ScenarioResult]:
     ensure_dbt_manifest()
     kind = request.param
-    yield scenario_result(kind, make_warehouse, lambda: tmp_path_factory.mktemp(f"scenario_{kind}"))
+    yield scenario_result(kind, tmp_path_factory)
 
 
 def mart(result: ScenarioResult, table: str, checkpoint: str = "step3") -> list[dict[str, Any]]:
@@ -268,11 +269,12 @@ def test_no_phi_in_any_mart(scenario: ScenarioResult) -> None:
 
 
 @pytest.mark.postgres
-def test_duckdb_and_postgres_agree(make_warehouse, tmp_path_factory) -> None:
+@pytest.mark.xdist_group("core_scenario_postgres")
+def test_duckdb_and_postgres_agree(tmp_path_factory) -> None:
     if not postgres_available():
         pytest.skip("PostgreSQL not reachable")
     ensure_dbt_manifest()
-    duck = scenario_result("duckdb", make_warehouse, lambda: tmp_path_factory.mktemp("scenario_duckdb"))
-    pg = scenario_result("postgres", make_warehouse, lambda: tmp_path_factory.mktemp("scenario_postgres"))
+    duck = scenario_result("duckdb", tmp_path_factory)
+    pg = scenario_result("postgres", tmp_path_factory)
     for table in CORE_TABLES + MART_TABLES:
         assert duck.checkpoints["step3"][table] == pg.checkpoints["step3"][table], table
