@@ -2,8 +2,9 @@
 
 One `dagster dev` (the session's `dagster_dev` fixture, shared with test_ui_browser.py) serves the
 module's tests in order, as a user would meet it: the running sensor catches up on a landing
-directory full of files with one range run, a partition launched through GraphQL runs, and a
-UI-style backfill of a range of days becomes one run through every layer.
+directory full of files with one range run, and a partition launched through GraphQL runs. (A range
+backfill of every asset becoming one run is test_ui_browser.py's clicked backfill: the same run, from
+the UI's own dialog.)
 """
 
 from __future__ import annotations
@@ -24,23 +25,6 @@ mutation($params: ExecutionParams!) {
     ... on LaunchRunSuccess { run { runId } }
     ... on PythonError { message }
     ... on RunConfigValidationInvalid { errors { message } }
-  }
-}"""
-
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-  }
-}"""
-
-BACKFILL_STATUS = """
-query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { status runs(limit: 50) { runId status tags { key value } } }
   }
 }"""
 
@@ -106,41 +90,3 @@ def test_webserver_lists_assets_and_runs_a_partition(
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     dagster_dev.wait_for_run(launched["run"]["runId"], 300)
-
-
-def test_ui_backfill_of_a_range_is_one_run_through_every_layer(
-    dagster_dev: DagsterDev, demo_landing_first_date: str
-) -> None:
-    """What "Materialize selected" over a range of partitions does in the UI: an asset backfill of every
-    asset (landing to marts) for three days, which the daemon runs as ONE run (single-run policy)."""
-    first = date.fromisoformat(demo_landing_first_date) + timedelta(days=1)
-    days = [(first + timedelta(days=i)).isoformat() for i in range(3)]
-    nodes = dagster_dev.graphql("{ assetNodes { assetKey { path } isExecutable } }")["assetNodes"]
-    # what the UI's "Materialize all" selects: every executable asset (staging.load_audit is declared
-    # for lineage only; the staging assets write it)
-    asset_keys = [n["assetKey"] for n in nodes if n["isExecutable"]]
-    assert len(asset_keys) == len(nodes) - 1, [n["assetKey"] for n in nodes if not n["isExecutable"]]
-    launched = dagster_dev.graphql(
-        LAUNCH_BACKFILL,
-        {"params": {"assetSelection": asset_keys, "partitionNames": days, "title": "smoke range"}},
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    state: dict = {}
-
-    def backfill_done() -> bool:
-        state.update(
-            dagster_dev.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})["partitionBackfillOrError"]
-        )
-        if state["status"] in ("FAILED", "CANCELED", "COMPLETED_FAILED"):
-            raise AssertionError(f"backfill {state}; log: {dagster_dev.log_tail()}")
-        return state["status"] in ("COMPLETED", "COMPLETED_SUCCESS")
-
-    wait_for(backfill_done, 420, f"backfill {launched['backfillId']} to complete")
-    runs = state["runs"]
-    assert len(runs) == 1, runs  # one run for the range, every layer in it
-    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
-    assert runs[0]["status"] == "SUCCESS"
-    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
-        days[0],
-        days[-1],
-    )
