@@ -68,6 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(
         key=lambda item: 0 if item.get_closest_marker("slow") else 2 if item.get_closest_marker("unit") else 1
     )
+    _keep_xdist_groups(config, items)
     if not any("postgres" in item.keywords for item in items):
         return
     if postgres_available():
@@ -128,6 +129,22 @@ def make_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
 
 DEMO_START = "2025-12-01"
 DEMO_DAYS = 45
+
+
+def _keep_xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `xdist_group` work again. pytest-xdist 3.8 puts a test in its group by appending `@group` to
+    `item._nodeid`, but pytest 9.2 reads a node's id from `item._id`: the suffix was lost and every test
+    of a group was scheduled on its own (both workers started their own `dagster dev` for the webserver
+    group, and each built the demo). Set the id pytest reads, as xdist means to."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getoption("loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
