@@ -43,11 +43,11 @@ demo-data: venv  ## generate the default demo landing files (skipped if present)
 run: dbt-manifest demo-data  ## from nothing: environment, demo data, every asset and partition into DuckDB
 	$(DEMO_SECRET) $(RUN) aca-warehouse run --landing $(LANDING)
 
-test: dbt-manifest  ## the test suite on DuckDB, plus PostgreSQL when it answers (required in CI)
-	$(RUN) pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+test: dbt-manifest  ## the test suite on DuckDB, plus PostgreSQL when it answers (required in CI); prints the 25 slowest
+	$(RUN) pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
-test-fast: venv  ## unit tests only
-	$(RUN) pytest -m unit $(PYTEST_ARGS)
+test-fast: venv  ## unit tests only (aca_warehouse_tests/unit: no warehouse, no dbt, no Dagster run)
+	$(RUN) pytest -m unit aca_warehouse_tests/unit $(PYTEST_ARGS)
 
 ui: dbt-manifest  ## the Dagster UI on http://127.0.0.1:3000 (UI_PORT=...); Ctrl-C or SIGTERM stops it
 	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp deploy/dagster.dev.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -21,7 +21,7 @@ It builds on Dagster's private storage internals, so it stays only while it pays
 `python -m bench.dagster_storage_cost` (a staging-shaped asset, 5 checks, one 365-day range run; the
 run's wall time is all bookkeeping) on dagster 1.13.27, 2026-12-07, 2 heavily shared cores: Dagster's
 `SqliteEventLogStorage` 251.6 / 279.9 / 299.3 s, this one 69.3 / 82.3 / 93.4 s, medians 279.9 s vs
-82.3 s (3.4x). aca_warehouse_tests/test_dagster_storage.py pins the Dagster behaviour the gain comes
+82.3 s (3.4x). aca_warehouse_tests/integration/test_dagster_storage.py pins the Dagster behaviour the gain comes
 from (materializations handed over in one batch that the stock storage writes one by one, check
 results and planned rows through new connections) and the signatures of the private methods used:
 when one fails, re-measure, and remove this module if Dagster's own storage costs about the same.

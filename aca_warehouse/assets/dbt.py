@@ -287,7 +287,7 @@ def parse_cache_dir(warehouse: WarehouseResource) -> Path:
     connection, and the next run starts from it; dagster-dbt then leaves it in place (it copies only
     where no state is). Measured `dbt parse` with the project's state vs this warehouse's: 14.2 s vs
     8.0 s on a quieter machine, medians 52.6 s vs 36.1 s of three on a loaded one (2 shared cores,
-    2026-12-07); aca_warehouse_tests/test_dbt_resource.py pins the behaviour. The state holds no secret
+    2026-12-07); aca_warehouse_tests/integration/test_dbt_resource.py pins the behaviour. The state holds no secret
     (the member-key secret is never in SQL text, the profile is kept only as a hash): it is kept under
     dbt/target/parse-cache/, one file per warehouse connection (ACA_DBT_PARSE_CACHE to move it)."""
     connection = warehouse.connection_env()

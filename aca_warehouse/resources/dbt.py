@@ -39,7 +39,7 @@ class AcaDbtCliResource(DbtCliResource):
     """DbtCliResource without two fixed costs of every run, by overriding two private methods.
 
     dagster-dbt (0.29.27) has no public setting for either; both are kept for a measured gain and
-    pinned by aca_warehouse_tests/test_dbt_resource.py, which fails when dagster-dbt stops doing what
+    pinned by aca_warehouse_tests/integration/test_dbt_resource.py, which fails when dagster-dbt stops doing what
     they skip (then re-measure with bench/dbt_step.py and drop the override if the gain is gone).
     """
 

@@ -1,0 +1,101 @@
+"""The quality asset copies the staging checks' per-partition results into the warehouse, and the dbt
+data-quality models keep them by load date (history and KPI mart)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from aca_warehouse.assets.quality import (
+    CHECK_RESULTS_TABLE,
+    KPI_TABLE,
+    build_quality_asset,
+)
+from aca_warehouse.assets.staging import build_staging_asset
+from aca_warehouse.checks.staging import CHECK_NAMES
+from aca_warehouse.contract.dictionary import MAX_DEFECT_RATE_ENV, load_dictionary
+from aca_warehouse.resources.dbt import dbt_resource
+from aca_warehouse.resources.warehouse import WarehouseResource
+from aca_warehouse.staging import LandingDirResource
+from aca_warehouse_tests.integration.test_staging_assets import (
+    DEFECTIVE_DAY,
+    PHI_MEMBER,
+    RANGE_DAYS,
+    range_tags,
+    write_range_with_defects,
+)
+from aca_warehouse_tests.pipeline import data_quality_models, partitions_for_tests
+
+
+@pytest.mark.duckdb
+def test_per_partition_check_results_land_on_their_load_date(
+    make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
+    root = tmp_path / "landing"
+    write_range_with_defects(root)
+    dictionary = load_dictionary()
+    staging = build_staging_asset(dictionary.feeds["claims"], dictionary, partitions_for_tests())
+    quality = build_quality_asset([AssetKey(["staging", "claims"])], partitions_for_tests())
+    warehouse = make_warehouse("duckdb")
+    resources = {
+        "warehouse": warehouse,
+        "landing": LandingDirResource(landing_dir=str(root)),
+        "dbt": dbt_resource(),
+    }
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [staging, quality, data_quality_models()],
+            instance=instance,
+            tags=range_tags(RANGE_DAYS[0].isoformat(), RANGE_DAYS[-1].isoformat()),
+            resources=resources,
+        )
+        assert result.success  # the defect-rate warning does not stop the quality asset downstream
+        # The data-quality models' own dbt tests run after the copy: the next run's copy adds them
+        # (the first run was copied before it ended), without counting the first run's other results twice.
+        quality_model_checks = [
+            e for e in result.get_asset_check_evaluations() if e.asset_key in data_quality_models().keys
+        ]
+        assert quality_model_checks
+        with warehouse.connect() as conn:
+            first_copy = conn.scalar(
+                f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
+            )
+        assert first_copy == len(result.get_asset_check_evaluations()) - len(quality_model_checks)
+        again = materialize(
+            [quality, data_quality_models()], instance=instance, partition_key=RANGE_DAYS[-1].isoformat(),
+            resources=resources,
+        )  # fmt: skip
+        assert again.success
+    with warehouse.connect() as conn:
+        topped_up = conn.scalar(
+            f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
+        )
+    assert topped_up == len(result.get_asset_check_evaluations())
+    with warehouse.connect() as conn:
+        rows = conn.fetchall(
+            f"select check_name, partition_start, partition_end, passed, severity, status, metric_value, "
+            f"metadata_json from {CHECK_RESULTS_TABLE} where asset_key = 'staging/claims' and run_id = %s",
+            [result.run_id],
+        )
+        kpis = {
+            str(d): (evaluated, not_passed)
+            for d, evaluated, not_passed in conn.fetchall(
+                f"select load_date, checks_evaluated, checks_not_passed from {KPI_TABLE} where feed = 'claims'"
+            )
+        }
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (n, d.isoformat()) for n in CHECK_NAMES for d in RANGE_DAYS
+    )
+    assert all(start == end for _, start, end, *_ in rows)
+    not_passed = [(r[0], r[1], r[4], r[5]) for r in rows if not r[3]]
+    assert not_passed == [("defect_rate", DEFECTIVE_DAY.isoformat(), "WARN", "warned")]
+    [warning] = [json.loads(r[7]) for r in rows if not r[3]]
+    assert warning["file"] == f"claims_system/claims/claims_{DEFECTIVE_DAY}.csv"
+    assert [row["_source_line"] for row in warning["sample"]] == [8, 9]  # the sample, as row objects
+    assert all(PHI_MEMBER not in r[7] for r in rows)
+    assert kpis == {d.isoformat(): (len(CHECK_NAMES), 1 if d == DEFECTIVE_DAY else 0) for d in RANGE_DAYS}
