@@ -365,8 +365,63 @@ def stop_dbt(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def build_args(*, full_refresh: bool) -> list[str]:
-    return ["build", "--full-refresh"] if full_refresh else ["build"]
+def build_args(*, full_refresh: bool, unit_tests: bool = True) -> list[str]:
+    args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    return args if unit_tests else [*args, "--exclude-resource-type", "unit_test"]
+
+
+# dbt unit tests (`unit_tests:` in dbt/models/**/_*_unit_tests.yml) check the models' SQL on fixed
+# rows, not the data: their outcome changes only with the dbt code, the engine or dbt itself. A
+# build runs each model's unit tests before the model (a failing one skips the model, so broken
+# logic never overwrites its table), but only until they have all passed once for this code on
+# this engine: they cost ~5-7 s per build (a fifth of an incremental demo-scale build), on every
+# daily partition. The pass is recorded next to the parse cache, keyed by a hash of the code.
+UNIT_TESTS_PASSED_FILE = "unit-tests-passed"
+
+
+def dbt_code_fingerprint(project_dir: Path, kind: str) -> str:
+    """A hash of what the unit tests' outcome depends on: the engine, dbt's version, dbt_project.yml
+    and every file under models/, macros/ and tests/."""
+    from dbt.version import __version__ as dbt_version
+
+    digest = hashlib.sha256(f"{kind}\n{dbt_version}\n".encode())
+    files = [project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests"):
+        files.extend(sorted(p for p in (project_dir / folder).rglob("*") if p.is_file()))
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def unit_tests_marker(warehouse: WarehouseResource) -> Path:
+    return parse_cache_dir(warehouse).parent / f"{UNIT_TESTS_PASSED_FILE}.{warehouse.kind}"
+
+
+def unit_tests_passed(marker: Path, fingerprint: str) -> bool:
+    with suppress(OSError):
+        return marker.read_text().strip() == fingerprint
+    return False
+
+
+def record_unit_tests(scratch: Path, manifest: Mapping[str, Any], marker: Path, fingerprint: str) -> bool:
+    """Record the pass when every unit test of the manifest ran in this build and passed (a subset
+    build, or one with a failure, records nothing); True when recorded."""
+    try:
+        results = json.loads((scratch / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return False
+    passed = {
+        r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.") and r["status"] == "pass"
+    }
+    if not passed or passed != set(manifest.get("unit_tests", {})):
+        return False
+    with suppress(OSError):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        partial = marker.with_name(f".{marker.name}.{os.getpid()}")
+        partial.write_text(fingerprint + "\n")
+        os.replace(partial, marker)
+        return True
+    return False
 
 
 # The data-quality models (dbt tag `data_quality`: core.fct_data_quality, marts.data_quality_kpis and
@@ -388,9 +443,18 @@ def run_dbt_build(
     scratch = new_scratch_dir(DBT_SCRATCH_PREFIX)
     cache = parse_cache_dir(warehouse)
     restore_parse_state(cache, scratch)
+    marker = unit_tests_marker(warehouse)
+    fingerprint = dbt_code_fingerprint(Path(dbt_project.project_dir), warehouse.kind)
+    unit_tests = not unit_tests_passed(marker, fingerprint)
+    if unit_tests:
+        context.log.info("dbt unit tests run in this build (the first build of this dbt code on this engine)")
     try:
         with dbt_subprocess_env(warehouse):  # the dbt subprocess starts inside cli()
-            invocation = dbt.cli(build_args(full_refresh=full_refresh), context=context, target_path=scratch)
+            invocation = dbt.cli(
+                build_args(full_refresh=full_refresh, unit_tests=unit_tests),
+                context=context,
+                target_path=scratch,
+            )
         # The events are held until dbt exits, then yielded with the tables' row counts (see
         # with_row_counts): the UI shows a build's materializations when the build ends.
         events: list[Any] = []
@@ -407,6 +471,8 @@ def run_dbt_build(
         if failure is not None:
             raise failure from None
         save_parse_state(scratch, cache)
+        if unit_tests and record_unit_tests(scratch, invocation.manifest, marker, fingerprint):
+            context.log.info("every dbt unit test passed: later builds of this code skip them")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
