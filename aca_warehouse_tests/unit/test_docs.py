@@ -89,3 +89,36 @@ def test_every_page_of_docs_is_markdown_the_site_reads() -> None:
     listed = set(re.findall(r"^(?:[^\n<]*<)?([A-Za-z_/]+)>?$", index, flags=re.M))
     assert [p for p in pages if p != "index" and p not in listed] == []
     assert Path(docs / "conf.py").exists()
+
+
+def test_the_architecture_trace_is_at_most_twelve_files_that_hand_on_in_order() -> None:
+    """docs/ARCHITECTURE.md opens with the trace of one claim file: at most 12 files, each one that
+    exists, and the dbt part reads in one direction (each model refers to the one before it)."""
+    text = (PROJECT_ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    section = text.split("## One claim file, landing to marts", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| *(\d+) *\| *`([^`]+)` *\|", section, re.M)
+    files = [path for _, path in rows]
+    assert [int(n) for n, _ in rows] == list(range(1, len(rows) + 1))
+    assert 1 <= len(files) <= 12, files
+    assert len(set(files)) == len(files)
+    for path in files:
+        assert (PROJECT_ROOT / path).is_file(), path
+    models = [Path(p).stem for p in files if p.startswith("dbt/models/")]
+    assert models[0].startswith("stg_") and models[-1] in MARTS_TRACE_END
+    assert (
+        "source('staging', 'claims')"
+        in (PROJECT_ROOT / files[files.index(_model_path(files, models[0]))]).read_text()
+    )
+    for before, model in zip(models, models[1:], strict=False):
+        sql = (PROJECT_ROOT / _model_path(files, model)).read_text()
+        assert f"ref('{before}')" in sql, f"{model} does not read {before}"
+    python = [p for p in files if p.endswith(".py")]
+    assert python[0] == "aca_warehouse/definitions.py"
+    assert "aca_warehouse/sensors/landing.py" in python and "aca_warehouse/staging/loader.py" in python
+
+
+MARTS_TRACE_END = ("claims_daily",)
+
+
+def _model_path(files: list[str], model: str) -> str:
+    return next(p for p in files if Path(p).stem == model)
