@@ -27,8 +27,10 @@ DEFAULT_OUT = PROJECT_ROOT / "docs" / "_build" / "dbt-docs"
 
 
 def create_empty_staging(duckdb_path: Path) -> None:
-    """The dbt sources: every feed's staging table, the quarantine and the load audit, with no rows."""
+    """The dbt sources, with no rows: every feed's staging table, the quarantine, the load audit and the
+    check results the data-quality models read."""
     sys.path.insert(0, str(PROJECT_ROOT))
+    from aca_warehouse.assets.quality import ensure_copied_results_table
     from aca_warehouse.contract import load_dictionary
     from aca_warehouse.resources.warehouse import WarehouseResource
     from aca_warehouse.staging.tables import ensure_staging_tables
@@ -37,6 +39,7 @@ def create_empty_staging(duckdb_path: Path) -> None:
     with WarehouseResource(kind="duckdb", duckdb_path=str(duckdb_path)).connect() as conn:
         for feed in dictionary.feeds.values():
             ensure_staging_tables(conn, dictionary, feed)
+        ensure_copied_results_table(conn)
 
 
 def run_dbt(args: list[str]) -> None:
