@@ -167,7 +167,8 @@ def runs_to_collect(
 
 
 def ensure_copied_results_table(conn: WarehouseConnection) -> None:
-    conn.execute("create schema if not exists staging")
+    """The copy's table (the schema exists: `WarehouseResource.connect()` creates the missing ones, and
+    `create schema` here would need CREATE on the database, which the loader role does not have)."""
     conn.execute(f"create table if not exists {COPIED_RESULTS_TABLE} ({', '.join(COPIED_RESULT_COLUMNS)})")
 
 

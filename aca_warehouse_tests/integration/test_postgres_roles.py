@@ -58,7 +58,9 @@ def test_pipeline_runs_as_the_loader_and_the_analyst_reads_only_its_marts(
     setup_roles(admin)
     params = parse_pg_dsn(admin.pg_dsn)
     loader = WarehouseResource(
-        kind="postgres", pg_dsn=f"postgresql://{LOADER_ROLE}@{params.host}:{params.port}/{params.dbname}"
+        kind="postgres",
+        pg_dsn=f"postgresql://{LOADER_ROLE}@{params.host}:{params.port}/{params.dbname}",
+        member_key_secret=admin.member_key_secret,
     )
     landing = tmp_path / "landing"
     first = date.fromisoformat(DEMO_START)
