@@ -434,21 +434,28 @@ def aca_translator() -> AcaDbtTranslator:
     )
 
 
+def project_dbt_assets(name: str, partitions_def: PartitionsDefinition, **selection: str) -> Any:
+    """The `@dbt_assets` decorator for a part of this project (`selection`: dbt's `select` and/or
+    `exclude`), as every dbt asset here is: load-date partitions, one run for a range, the build pool,
+    the project's translator."""
+    return dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name=name,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_BUILD_POOL,
+        dagster_dbt_translator=aca_translator(),
+        **selection,
+    )
+
+
 def build_dbt_assets(partitions_def: PartitionsDefinition) -> AssetsDefinition:
     """The dbt models as one `@dbt_assets` definition, partitioned by `partitions_def` (the code
     location's load-date partitions, built from the settings by `build_definitions`). The data-quality
     models are a dbt asset of their own (assets/quality.py)."""
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        name="aca_dbt_models",
-        exclude=DATA_QUALITY_MODELS,
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
-        pool=WAREHOUSE_BUILD_POOL,
-        dagster_dbt_translator=aca_translator(),
-    )
+    @project_dbt_assets("aca_dbt_models", partitions_def, exclude=DATA_QUALITY_MODELS)
     def aca_dbt_models(
         context: AssetExecutionContext,
         dbt: DbtCliResource,
@@ -467,6 +474,7 @@ __all__ = [
     "DbtBuildConfig",
     "aca_translator",
     "build_dbt_assets",
+    "project_dbt_assets",
     "dbt_project",
     "dbt_resource",
     "run_dbt_build",

@@ -31,9 +31,9 @@ from dagster import (
     TableMetadataValue,
     asset,
 )
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource
 
-from aca_warehouse.assets.dbt import DATA_QUALITY_MODELS, aca_translator, dbt_project, run_dbt_build
+from aca_warehouse.assets.dbt import DATA_QUALITY_MODELS, project_dbt_assets, run_dbt_build
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
@@ -247,16 +247,7 @@ def build_data_quality_models(partitions_def: PartitionsDefinition) -> AssetsDef
     """The data-quality dbt models (tag `data_quality`) as a dbt asset of their own, downstream of the
     copy of the check results; partitioned like the copy it follows, so a range run stays one run."""
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        name="data_quality_models",
-        select=DATA_QUALITY_MODELS,
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
-        pool=WAREHOUSE_BUILD_POOL,
-        dagster_dbt_translator=aca_translator(),
-    )
+    @project_dbt_assets("data_quality_models", partitions_def, select=DATA_QUALITY_MODELS)
     def data_quality_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:
