@@ -26,7 +26,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from aca_warehouse.assets.dbt import build_dbt_assets  # noqa: E402
 from aca_warehouse.assets.landing import build_landing_assets  # noqa: E402
-from aca_warehouse.assets.quality import build_data_quality_models, build_quality_asset  # noqa: E402
+from aca_warehouse.assets.quality import build_quality_asset  # noqa: E402
 from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import build_staging_assets, load_audit_spec  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
@@ -58,18 +58,14 @@ def build_definitions(
     partitions = load_date_partitions(first_partition_date(settings))
     landing_assets = build_landing_assets(partitions)
     staging_assets = build_staging_assets(partitions)
-    layers = [*landing_assets, *staging_assets, build_dbt_assets(partitions)]
-    # The check results are copied last in every run (downstream of every other asset), then dbt builds
-    # the data-quality history and KPI mart from them (assets/quality.py).
-    quality = build_quality_asset([key for a in layers for key in a.keys], partitions)
-    data_quality_models = build_data_quality_models(partitions)
-    # Charts of the marts and of data quality, after the quality models (aca_warehouse/reports/).
-    reports = build_reports_asset(
-        [*(key for a in layers for key in a.keys), *quality.keys, *data_quality_models.keys],
-        partitions,
-        settings.reports_dir,
-    )
-    assets = [*layers, quality, data_quality_models, reports]
+    loaded = [*landing_assets, *staging_assets]
+    # The check results so far are copied after staging, and the one dbt build (which includes the
+    # data-quality history and KPI mart) follows the copy (assets/quality.py).
+    quality = build_quality_asset([key for a in loaded for key in a.keys], partitions)
+    layers = [*loaded, quality, build_dbt_assets(partitions)]
+    # Charts of the marts and of data quality, after the dbt build (aca_warehouse/reports/).
+    reports = build_reports_asset([key for a in layers for key in a.keys], partitions, settings.reports_dir)
+    assets = [*layers, reports]
     # What a new file of a feed must refresh: the feed's landing and staging assets, and the whole
     # warehouse built from staging (dbt's staging views to marts, quality, reports) - not only the models downstream of that
     # feed: one dbt build costs the same either way, and a fresh warehouse needs the models no feed

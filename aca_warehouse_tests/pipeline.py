@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetSelection,
     AssetsDefinition,
     DagsterInstance,
     DailyPartitionsDefinition,
@@ -50,12 +51,10 @@ def dbt_models() -> AssetsDefinition:
     return build_dbt_assets(partitions_for_tests())
 
 
-@cache
-def data_quality_models() -> AssetsDefinition:
-    """The data-quality dbt models (their own dbt asset) over the test partitions."""
-    from aca_warehouse.assets.quality import build_data_quality_models
-
-    return build_data_quality_models(partitions_for_tests())
+def data_quality_models() -> AssetSelection:
+    """The data-quality dbt models (dbt tag `data_quality`, part of the dbt asset): a selection for
+    `materialize(..., selection=...)`, which dagster-dbt turns into a `dbt build --select` of them."""
+    return AssetSelection.tag("data_quality", "") & AssetSelection.assets(dbt_models())
 
 
 @cache

@@ -386,8 +386,8 @@ def build_args(*, full_refresh: bool) -> list[str]:
 
 
 # The data-quality models (dbt tag `data_quality`: core.fct_data_quality, marts.data_quality_kpis and
-# their staging views) are built from the check results of the whole run, so they run after every
-# other asset, in a dbt asset of their own downstream of the quality asset (assets/quality.py).
+# their staging views) are part of the one build, downstream of the check-results copy
+# (assets/quality.py); tools that build the warehouse without Dagster's check results leave them out.
 DATA_QUALITY_MODELS = "tag:data_quality"
 
 
@@ -452,10 +452,9 @@ def project_dbt_assets(name: str, partitions_def: PartitionsDefinition, **select
 
 def build_dbt_assets(partitions_def: PartitionsDefinition) -> AssetsDefinition:
     """The dbt models as one `@dbt_assets` definition, partitioned by `partitions_def` (the code
-    location's load-date partitions, built from the settings by `build_definitions`). The data-quality
-    models are a dbt asset of their own (assets/quality.py)."""
+    location's load-date partitions, built from the settings by `build_definitions`)."""
 
-    @project_dbt_assets("aca_dbt_models", partitions_def, exclude=DATA_QUALITY_MODELS)
+    @project_dbt_assets("aca_dbt_models", partitions_def)
     def aca_dbt_models(
         context: AssetExecutionContext,
         dbt: DbtCliResource,

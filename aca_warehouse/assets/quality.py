@@ -1,19 +1,21 @@
-"""Data quality: Dagster's asset-check results copied into the warehouse, and the dbt models built on them.
+"""Data quality: Dagster's asset-check results copied into the warehouse for the dbt models built on them.
 
-Two assets, so that the Dagster UI shows each table with the step that writes it:
-- `quality/data_quality` (Python, after every other asset of a run) copies the check results of this
-  run, and of earlier runs against the same warehouse, into `staging.check_results`: the only table
-  Python writes here, because the results live in Dagster's event log;
-- `data_quality_models` (dbt, tag `data_quality`, downstream of the copy through the dbt source
-  `staging.check_results`) builds `core.fct_data_quality` (the history, incremental) and
-  `marts.data_quality_kpis` (per feed and load date, from the load audit and the history).
-The data-quality models cannot be part of the main dbt asset: they follow the copy, which follows
-every other asset (the main dbt build included), and one step cannot be both upstream and
-downstream of another.
+`quality/data_quality` (Python) copies asset-check results into `staging.check_results`: the only
+table Python writes here, because the results live in Dagster's event log. It runs after the landing
+and staging assets (and their checks) and before the dbt build, whose data-quality models (dbt tag
+`data_quality`, downstream of the copy through the dbt source `staging.check_results`) build
+`core.fct_data_quality` (the history, incremental) and `marts.data_quality_kpis` (per feed and load
+date, from the load audit and the staging checks). So a run has one dbt build, not two (a second dbt
+invocation cost ~5 s of a 20 s one-day run; docs/BENCHMARKS.md).
+
+The price, by design: the dbt tests of a run are evaluated after its copy, so they reach
+`core.fct_data_quality` with the next run's copy (which takes every run copied before it ended).
+The KPI mart reads only the staging checks, which run before the copy: it is complete for every
+load. Dagster's UI shows every check result at once.
 """
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,9 +33,6 @@ from dagster import (
     TableMetadataValue,
     asset,
 )
-from dagster_dbt import DbtCliResource
-
-from aca_warehouse.assets.dbt import DATA_QUALITY_MODELS, project_dbt_assets, run_dbt_build
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
@@ -192,8 +191,8 @@ def copy_check_results(conn: WarehouseConnection, run_ids: Sequence[str], rows: 
 def build_quality_asset(
     upstream: Sequence[AssetKey], partitions_def: PartitionsDefinition
 ) -> AssetsDefinition:
-    """The asset that copies new check results into the warehouse after every load (`upstream`: every
-    asset of the code location but the data-quality models and what follows them)."""
+    """The asset that copies new check results into the warehouse in every load (`upstream`: the landing
+    and staging assets, whose checks run before it; the dbt build follows it)."""
 
     @asset(
         key=AssetKey(["quality", "data_quality"]),
@@ -208,10 +207,11 @@ def build_quality_asset(
         description=(
             "Copies every asset-check result (asset, check, partition: a staging check's load date or a "
             "dbt test's run window, passed, severity, metric value, threshold, time) from Dagster's event "
-            f"log into `{COPIED_RESULTS_TABLE}` after each load: this run's results, and those of earlier "
-            "runs against the same warehouse not copied yet or copied before they ended (a run that failed "
-            "on a blocking check included; runs against other warehouses sharing the Dagster home are "
-            "left out); re-running is safe. The dbt models downstream build the history "
+            f"log into `{COPIED_RESULTS_TABLE}` in each load, after staging and before the dbt build: this "
+            "run's results so far, and those of earlier runs against the same warehouse not copied yet or "
+            "copied before they ended (so a run's dbt tests arrive with the next run's copy; a run that "
+            "failed on a blocking check included; runs against other warehouses sharing the Dagster home "
+            "are left out); re-running is safe. The dbt build then updates the history "
             f"`{CHECK_RESULTS_TABLE}` and the KPI mart `{KPI_TABLE}` from it."
         ),
         metadata={"dagster/table_name": COPIED_RESULTS_TABLE},
@@ -241,17 +241,3 @@ def build_quality_asset(
         )
 
     return data_quality
-
-
-def build_data_quality_models(partitions_def: PartitionsDefinition) -> AssetsDefinition:
-    """The data-quality dbt models (tag `data_quality`) as a dbt asset of their own, downstream of the
-    copy of the check results; partitioned like the copy it follows, so a range run stays one run."""
-
-    @project_dbt_assets("data_quality_models", partitions_def, select=DATA_QUALITY_MODELS)
-    def data_quality_models(
-        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-    ) -> Iterator[Any]:
-        """`dbt build` of the data-quality models: the check-result history (incremental) and the KPI mart."""
-        yield from run_dbt_build(context, dbt, warehouse, full_refresh=False)
-
-    return data_quality_models

@@ -65,13 +65,13 @@ def model_nodes(manifest: dict[str, Any], layers: tuple[str, ...] | None = None)
     ]
 
 
-DBT_NODES = ("aca_dbt_models", "data_quality_models")  # the two dbt assets (assets/dbt.py, assets/quality.py)
+DBT_NODES = ("aca_dbt_models",)  # the one dbt asset (assets/dbt.py)
 
 
 def dbt_asset_definitions() -> list[Any]:
-    from aca_warehouse_tests.pipeline import data_quality_models, dbt_models
+    from aca_warehouse_tests.pipeline import dbt_models
 
-    return [dbt_models(), data_quality_models()]
+    return [dbt_models()]
 
 
 def asset_key_of(node: dict[str, Any]) -> AssetKey:

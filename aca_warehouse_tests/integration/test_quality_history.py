@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from aca_warehouse.assets.quality import (
     CHECK_RESULTS_TABLE,
@@ -28,7 +28,7 @@ from aca_warehouse_tests.integration.test_staging_assets import (
     range_tags,
     write_range_with_defects,
 )
-from aca_warehouse_tests.pipeline import data_quality_models, partitions_for_tests
+from aca_warehouse_tests.pipeline import data_quality_models, dbt_models, partitions_for_tests
 
 
 @pytest.mark.duckdb
@@ -48,8 +48,10 @@ def test_per_partition_check_results_land_on_their_load_date(
         "dbt": dbt_resource(),
     }
     with DagsterInstance.ephemeral() as instance:
+        quality_models = data_quality_models().resolve([dbt_models()])
         result = materialize(
-            [staging, quality, data_quality_models()],
+            [staging, quality, dbt_models()],
+            selection=AssetSelection.assets(staging, quality) | data_quality_models(),
             instance=instance,
             tags=range_tags(RANGE_DAYS[0].isoformat(), RANGE_DAYS[-1].isoformat()),
             resources=resources,
@@ -58,7 +60,7 @@ def test_per_partition_check_results_land_on_their_load_date(
         # The data-quality models' own dbt tests run after the copy: the next run's copy adds them
         # (the first run was copied before it ended), without counting the first run's other results twice.
         quality_model_checks = [
-            e for e in result.get_asset_check_evaluations() if e.asset_key in data_quality_models().keys
+            e for e in result.get_asset_check_evaluations() if e.asset_key in quality_models
         ]
         assert quality_model_checks
         with warehouse.connect() as conn:
@@ -67,8 +69,8 @@ def test_per_partition_check_results_land_on_their_load_date(
             )
         assert first_copy == len(result.get_asset_check_evaluations()) - len(quality_model_checks)
         again = materialize(
-            [quality, data_quality_models()], instance=instance, partition_key=RANGE_DAYS[-1].isoformat(),
-            resources=resources,
+            [quality, dbt_models()], selection=AssetSelection.assets(quality) | data_quality_models(),
+            instance=instance, partition_key=RANGE_DAYS[-1].isoformat(), resources=resources,
         )  # fmt: skip
         assert again.success
     with warehouse.connect() as conn:

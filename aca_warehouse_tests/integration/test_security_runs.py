@@ -8,9 +8,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from aca_warehouse.contract import load_dictionary
 from aca_warehouse.resources import LandingDirResource, WarehouseResource
@@ -31,17 +32,18 @@ def landing(tmp_path: Path) -> Path:
     return root
 
 
-def _staging_and_quality_assets() -> tuple[object, list[object]]:
-    """A staging asset, and the check-results copy with the dbt data-quality models after it."""
-    from aca_warehouse.assets.quality import build_data_quality_models, build_quality_asset
+def _staging_and_quality_assets() -> tuple[Any, Any, Any]:
+    """A staging asset, the check-results copy after it, and the dbt asset (its data-quality models
+    are selected in the run)."""
+    from aca_warehouse.assets.quality import build_quality_asset
     from aca_warehouse.assets.staging import build_staging_asset
-    from aca_warehouse_tests.pipeline import partitions_for_tests
+    from aca_warehouse_tests.pipeline import dbt_models, partitions_for_tests
 
     dictionary = load_dictionary()
     partitions = partitions_for_tests()
     staging = build_staging_asset(dictionary.feeds["providers"], dictionary, partitions)
     quality = build_quality_asset([AssetKey(["staging", "providers"])], partitions)
-    return staging, [quality, build_data_quality_models(partitions)]
+    return staging, quality, dbt_models()
 
 
 def test_the_quality_history_records_only_this_warehouses_runs(
@@ -49,7 +51,10 @@ def test_the_quality_history_records_only_this_warehouses_runs(
 ) -> None:
     """Two warehouses share one Dagster instance (one Dagster home): each one's `core.fct_data_quality`
     holds the check results of its own runs only."""
-    staging, quality = _staging_and_quality_assets()
+    from aca_warehouse_tests.pipeline import data_quality_models
+
+    staging, quality, dbt_asset = _staging_and_quality_assets()
+    selection = AssetSelection.assets(staging, quality) | data_quality_models()
     other, mine = make_warehouse("duckdb"), make_warehouse("duckdb")
     landing_resource = LandingDirResource(landing_dir=str(landing))
     with DagsterInstance.ephemeral() as instance:
@@ -58,7 +63,7 @@ def test_the_quality_history_records_only_this_warehouses_runs(
             resources={"warehouse": other, "landing": landing_resource},
         )  # fmt: skip
         here = materialize(
-            [staging, *quality], instance=instance, partition_key=PARTITION,
+            [staging, quality, dbt_asset], selection=selection, instance=instance, partition_key=PARTITION,
             resources={"warehouse": mine, "landing": landing_resource, "dbt": dbt_resource()},
         )  # fmt: skip
         tags = {run.run_id: run.tags.get("aca/warehouse") for run in instance.get_runs()}
@@ -69,7 +74,7 @@ def test_the_quality_history_records_only_this_warehouses_runs(
     assert runs == {here.run_id}
     # every check evaluated before the copy; the data-quality models' own tests run after it (the
     # next run's copy adds them: test_quality_history.py)
-    after_copy = [e for e in here.get_asset_check_evaluations() if e.asset_key in quality[1].keys]
+    after_copy = [e for e in here.get_asset_check_evaluations() if e.asset_key in dbt_asset.keys]
     assert checks == len(here.get_asset_check_evaluations()) - len(after_copy) > 0
     assert tags == {elsewhere.run_id: other.identity, here.run_id: mine.identity}
     assert mine.identity == f"duckdb:{Path(mine.duckdb_path).resolve()}"
