@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     DagsterInstance,
     DailyPartitionsDefinition,
     Definitions,
