@@ -16,6 +16,9 @@ DEMO_ARGS ?= --members 2000 --start 2025-11-01 --days 120 --seed 42
 DEMO_SECRET := ACA_DEMO_SECRET=1
 LANDING := $(or $(ACA_LANDING_DIR),data/landing)
 PYTEST_ARGS ?=
+# xdist workers for `make test`: 3 on 2 cores (the tests wait on subprocesses, PostgreSQL and the browser
+# for about a third of their time; measured in docs/BENCHMARKS.md, "The test suite")
+TEST_WORKERS ?= 3
 UI_PORT ?= 3000
 
 .PHONY: help venv dbt-manifest demo-data run test test-fast ui lint docs docs-serve report bench bench-quick clean
@@ -44,7 +47,7 @@ run: dbt-manifest demo-data  ## from nothing: environment, demo data, every asse
 	$(DEMO_SECRET) $(RUN) aca-warehouse run --landing $(LANDING)
 
 test: dbt-manifest  ## the test suite on DuckDB, plus PostgreSQL when it answers (required in CI); prints the 25 slowest
-	$(RUN) pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS)
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv  ## unit tests only (aca_warehouse_tests/unit: no warehouse, no dbt, no Dagster run)
 	$(RUN) pytest -m unit aca_warehouse_tests/unit $(PYTEST_ARGS)
