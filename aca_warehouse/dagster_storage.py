@@ -70,6 +70,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         self._writer_engines: dict[str, Engine] = {}  # the index and the current run's shard, pooled
         self._writer_lock = threading.RLock()
         self._writing = threading.local()  # the index connection of the check result being stored
+        self._has_check_tables = False  # see supports_asset_checks
         super().__init__(base_dir or default_base_dir(), inst_data=inst_data)  # reads the index
 
     @classmethod
@@ -136,6 +137,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 finally:
                     self._writing.index = None
 
+    @property
+    def supports_asset_checks(self) -> bool:
+        """Whether the index has the asset-check tables, asked once: the parent asks SQLite for every
+        check result it stores, each time through a new engine and connection (~1 ms; 4.4 of 26 s
+        of profiled bookkeeping for 3,650 results of one staging step over 730 days). The tables,
+        once there, stay until `wipe()`."""
+        if not self._has_check_tables:
+            self._has_check_tables = bool(super().supports_asset_checks)
+        return self._has_check_tables
+
     def index_connection(self) -> Any:
         shared = getattr(self._writing, "index", None)
         return nullcontext(shared) if shared is not None else super().index_connection()
@@ -167,6 +178,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         self._dispose_writer_engines()
+        self._has_check_tables = False
         super().wipe()
 
     def delete_events(self, run_id: str) -> None:

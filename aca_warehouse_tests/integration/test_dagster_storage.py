@@ -280,3 +280,27 @@ def test_the_private_dagster_methods_it_uses_keep_their_signatures(
     method: str, parameters: list[str]
 ) -> None:
     assert list(inspect.signature(getattr(SqliteEventLogStorage, method)).parameters) == parameters
+
+
+def test_the_check_tables_are_looked_up_once_where_dagster_looks_each_time(
+    dev_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's SQLite storage asks SQLite whether the asset-check tables exist for every check result
+    it stores (`supports_asset_checks` -> `has_table`, a new engine each time); ours asks once. When
+    Dagster stops asking, the override (dagster_storage.py, `supports_asset_checks`) can go."""
+    lookups: list[str] = []
+    original = SqliteEventLogStorage.has_table
+
+    def counted(self: SqliteEventLogStorage, table_name: str) -> bool:
+        lookups.append(table_name)
+        return original(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counted)
+    with DagsterInstance.from_config(str(dev_home)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchedSqliteEventLogStorage)
+        lookups.clear()  # whatever creating the storage asked
+        assert storage.supports_asset_checks and storage.supports_asset_checks
+        assert len(lookups) == 1
+        assert SqliteEventLogStorage.supports_asset_checks.fget(storage) is True  # the parent asks again
+        assert len(lookups) == 2
