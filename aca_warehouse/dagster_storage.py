@@ -47,12 +47,22 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import create_engine
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Connection, Engine
 
 _BATCHED_TYPES = (
     frozenset({DagsterEventType.ASSET_MATERIALIZATION}),
     frozenset({DagsterEventType.ASSET_OBSERVATION}),
 )
+
+
+def _no_sync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+    """`synchronous=NORMAL` on the pooled writers' connections: Dagster creates every event-log file in
+    WAL mode, where NORMAL syncs at checkpoints instead of at every commit. The files stay consistent
+    whatever happens; a power cut (not a killed process) may lose the last check results written,
+    as it loses the run that wrote them. Each check result is two commits: a 365-day x 5-check range
+    run's bookkeeping 5.2 -> 3.6 s wall (medians of 3, 2026-12-07, shared machine)."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def default_base_dir() -> str:
@@ -163,6 +173,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(
                 self.conn_string_for_shard(shard), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
             )
+            sqlalchemy_event.listen(engine, "connect", _no_sync_per_commit)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,13 @@ def test_per_partition_check_results_are_stored_for_every_partition(dev_home: Pa
         assert failed == ["2024-01-15"] and len(quiet) == 41
         logged = reader.all_logs(first.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
         assert len(logged) == 62  # in the run's own file too
+    # The writers sync at checkpoints, not at each commit (`synchronous=NORMAL`), which keeps a file
+    # consistent only in WAL mode: Dagster creates every event-log file in WAL mode.
+    files = sorted((dev_home / "history" / "runs").glob("*.db"))
+    assert len(files) == 3  # the index and the two runs
+    for path in files:
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("pragma journal_mode").fetchone()[0] == "wal", path.name
 
 
 def _range(first: str, last: str) -> dict[str, str]:
