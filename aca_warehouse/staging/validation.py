@@ -5,10 +5,12 @@ raw table, told apart by `_file`); every rule that looks at "the file" is partit
 The same text serves DuckDB and PostgreSQL except for the few spellings in `Dialect`:
 
 1. `build_typed_table_sql`: raw text trimmed (blank -> null) and safely cast (a value that does
-   not parse becomes null; nothing ever raises), plus a hash of each raw record and the load
-   date of the record's file (from the batch's files table).
-2. `build_repeat_candidates_sql` / `build_duplicate_rows_sql`: exact repeats of an earlier line
-   of the same file (hash candidates verified field by field against the raw table).
+   not parse becomes null; nothing ever raises), plus the load date of the record's file (from
+   the batch's files table).
+2. `build_key_sharers_sql` / `build_shared_records_sql` / `build_repeat_candidates_sql` /
+   `build_duplicate_rows_sql`: exact repeats of an earlier line of the same file. Two equal
+   records have equal keys, so only the records whose key repeats in their file (or lacks a
+   part) are hashed, from the raw table; hash candidates are verified field by field.
 3. `build_rejected_table_sql`: one boolean per column check (`flagged`), row rules guarded so
    they only see valid values, duplicate rows and duplicate keys (first line of the file wins),
    crosswalk overlaps within the file; then, for the records that earn a code only, the sorted
@@ -264,7 +266,8 @@ def trimmed_text(dialect: Dialect, raw_column: str) -> str:
 
 
 def row_hash_sql(dialect: Dialect, layout: RawLayout) -> str:
-    """A hash of the raw record; equal hashes make two lines candidates for duplicate_row."""
+    """A hash of the raw record (of the raw table's columns); equal hashes make two lines candidates
+    for duplicate_row."""
     columns = layout.duplicate_row_columns
     if dialect.is_duckdb:
         return f"hash({', '.join(columns)})"
@@ -306,23 +309,25 @@ def build_typed_table_sql(
     raw_table: str,
     typed_table: str,
     files_table: str,
+    sample_lines: str | None = None,
 ) -> str:
     """`create temp table <typed_table> as ...`: raw text trimmed (blank -> null) and safely cast.
 
-    Columns: `_file`, `_line`, `_problem`, `_detail`, `_row_hash`, `_load_date`, `_extra_json`,
-    every contract column typed (null when its text does not parse) and, for non-text columns,
-    the trimmed text as `_s_<column>` (so a value that failed to parse can be told from a null).
+    Columns: `_file`, `_line`, `_problem`, `_detail`, `_load_date`, `_extra_json`, every contract
+    column typed (null when its text does not parse) and, for non-text columns, the trimmed text
+    as `_s_<column>` (so a value that failed to parse can be told from a null).
     `files_table` (`_file`, `_load_date`) lists the batch's files that were read to the end: the
-    inner join leaves out any records of a file rejected halfway through.
+    inner join leaves out any records of a file rejected halfway through. With `sample_lines` (a
+    table of `_file`, `_line`: the engine reader's sample lines), `_sample_hash` is the raw record's
+    hash on those lines (null elsewhere), checked against the sample's text.
     """
     cols = layout.feed.columns
-    source = [
-        "_file",
-        "_line",
-        "_problem",
-        "_detail",
-        f"case when _problem is null then {row_hash_sql(dialect, layout)} end as _row_hash",
-    ]
+    source = ["_file", "_line", "_problem", "_detail"]
+    if sample_lines is not None:  # a membership probe per record is far cheaper than a hash of each
+        source.append(
+            f"case when _problem is null and (_file, _line) in (select _file, _line from {sample_lines}) "
+            f"then {row_hash_sql(dialect, layout)} end as _sample_hash"
+        )
     for col in cols:
         source.append(f"{trimmed_text(dialect, layout.contract_source[col.name])} as _s_{col.name}")
     if layout.extra_json_column:
@@ -332,7 +337,9 @@ def build_typed_table_sql(
         source.append(f"case when _problem is null then {dialect.json_object_text(pairs)} end as _extra_json")
     else:
         source.append(f"cast(null as {dialect.text}) as _extra_json")
-    typed = ["s._file", "_line", "_problem", "_detail", "_row_hash", "_extra_json", "fl._load_date"]
+    typed = ["s._file", "_line", "_problem", "_detail", "_extra_json", "fl._load_date"]
+    if sample_lines is not None:
+        typed.append("_sample_hash")
     for col in cols:
         typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
         if col.type != "text":
@@ -348,15 +355,45 @@ def build_typed_table_sql(
     )
 
 
-def build_repeat_candidates_sql(typed_table: str, candidates_table: str) -> str:
+def build_key_sharers_sql(feed: Feed, typed_table: str, sharers_table: str) -> str:
+    """`create temp table <sharers_table>`: (file, line) of the records whose key repeats in their
+    file or lacks a part: the only records that can exactly repeat another (equal raw records type
+    to equal keys), usually none. One aggregate over the keys instead of a hash of every record."""
+    key = feed.key
+    key_cols = ", ".join(key)
+    key_not_null = " and ".join(f"{c} is not null" for c in key)
+    key_join = " and ".join(["g._file = t._file", *[f"g.{c} = t.{c}" for c in key]])
+    key_null = " or ".join(f"t.{c} is null" for c in key)
+    return f"""create temp table {sharers_table} as
+select t._file, t._line
+from {typed_table} t
+left join (
+    select _file, {key_cols} from {typed_table}
+    where _problem is null and {key_not_null} group by _file, {key_cols} having count(*) > 1
+) g on {key_join}
+where t._problem is null and (g._file is not null or {key_null})"""
+
+
+def build_shared_records_sql(
+    dialect: Dialect, layout: RawLayout, raw_table: str, sharers_table: str, shared_table: str
+) -> str:
+    """`create temp table <shared_table>`: the raw records of the key sharers with their `_row_hash`
+    (one read of the raw table, for the candidates and their field-by-field check)."""
+    return f"""create temp table {shared_table} as
+select r.*, {row_hash_sql(dialect, layout)} as _row_hash
+from {raw_table} r
+join {sharers_table} s on s._file = r._file and s._line = r._line"""
+
+
+def build_repeat_candidates_sql(hashed_table: str, candidates_table: str) -> str:
     """`create temp table <candidates_table>`: (file, line, first line of the file with the same
-    record hash) of every later line whose raw record hash repeats an earlier line of its file
-    (usually a handful of rows)."""
+    record hash) of every later line of `hashed_table` (records with `_row_hash`) whose hash repeats
+    an earlier line of its file (usually a handful of rows)."""
     return f"""create temp table {candidates_table} as
 select t._file, t._line, f._first_line
-from {typed_table} t
+from {hashed_table} t
 join (
-    select _file, _row_hash, min(_line) as _first_line from {typed_table}
+    select _file, _row_hash, min(_line) as _first_line from {hashed_table}
     where _problem is null group by _file, _row_hash
 ) f on f._file = t._file and f._row_hash = t._row_hash
 where t._line > f._first_line"""
@@ -404,7 +441,7 @@ def build_rejected_table_sql(
     feed = layout.feed
     key = feed.key
 
-    # flagged: column checks, exact repeats (hash candidates verified field by field), key repeats
+    # flagged: column checks, exact repeats (`build_duplicate_rows_sql`), key repeats
     flags = column_flags(dictionary, dialect, feed)
     flagged = [f"coalesce({cond}, false) as {flag.name}" for flag, cond in flags]
     flagged.append("(dr._line is not null) as _dup_row")
