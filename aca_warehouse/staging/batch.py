@@ -43,8 +43,10 @@ from aca_warehouse.staging.results import LOADED, FileLoadResult
 from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE, staging_table
 from aca_warehouse.staging.validation import (
     build_duplicate_rows_sql,
+    build_key_sharers_sql,
     build_rejected_table_sql,
     build_repeat_candidates_sql,
+    build_shared_records_sql,
     build_typed_table_sql,
     raw_values_sql,
 )
@@ -109,6 +111,8 @@ class _Tables:
     raw: str
     files: str
     typed: str
+    sharers: str
+    shared: str
     candidates: str
     duplicates: str
     rejected: str
@@ -209,10 +213,17 @@ class BatchLoader:
                 return stats, loaded
             engine = EngineRawLoader(self.conn, batch.layout, tables.raw)
             self._create_files_table(loaded, tables.files)
+            verified = self.conn.is_duckdb and engine_files  # DuckDB checks the engine's records after typing
             try:
                 self.conn.execute(
                     build_typed_table_sql(
-                        self.dictionary, self.dialect, batch.layout, tables.raw, tables.typed, tables.files
+                        self.dictionary,
+                        self.dialect,
+                        batch.layout,
+                        tables.raw,
+                        tables.typed,
+                        tables.files,
+                        sample_lines=engine.samples_table if verified else None,
                     )
                 )
             except Exception as exc:
@@ -222,7 +233,7 @@ class BatchLoader:
                 if not failed:
                     raise
             else:
-                if not (self.conn.is_duckdb and engine_files):
+                if not verified:
                     return stats, loaded
                 failed = engine.duckdb_verify(engine_files, tables.typed)
                 if not failed:
@@ -242,6 +253,8 @@ class BatchLoader:
             tables.raw,
             tables.files,
             tables.typed,
+            tables.sharers,
+            tables.shared,
             tables.candidates,
             tables.duplicates,
             tables.rejected,
@@ -358,7 +371,7 @@ class BatchLoader:
 
     def _join_columns(self) -> list[str]:
         """Typed columns the checks join or group on: keys and the columns of overlap rules."""
-        columns = ["_file", "_line", "_problem", "_row_hash", *self.feed.key]
+        columns = ["_file", "_line", "_problem", *self.feed.key]
         for rule in self.feed.rules:
             if rule.kind == "overlap_with_earlier_row":
                 columns += [*rule.same, *rule.different, *(rule.period or ())]
@@ -385,12 +398,17 @@ class BatchLoader:
         self.conn.execute(f"insert into {files_table} values {rows}", params)
 
     def _find_duplicate_rows(self, layout: RawLayout, tables: _Tables) -> None:
-        """Lines that exactly repeat an earlier line of their file: hash candidates, then (if any) a
-        field-by-field check."""
-        self.conn.execute(build_repeat_candidates_sql(tables.typed, tables.candidates))
-        if self.conn.scalar(f"select count(*) from {tables.candidates}"):
+        """Lines that exactly repeat an earlier line of their file: only records whose key repeats (or
+        lacks a part) can; if there are any, their raw records are hashed (one read of the raw table)
+        and the hash candidates checked field by field."""
+        self.conn.execute(build_key_sharers_sql(self.feed, tables.typed, tables.sharers))
+        if self.conn.scalar(f"select count(*) from {tables.sharers}"):
             self.conn.execute(
-                build_duplicate_rows_sql(layout, tables.raw, tables.candidates, tables.duplicates)
+                build_shared_records_sql(self.dialect, layout, tables.raw, tables.sharers, tables.shared)
+            )
+            self.conn.execute(build_repeat_candidates_sql(tables.shared, tables.candidates))
+            self.conn.execute(
+                build_duplicate_rows_sql(layout, tables.shared, tables.candidates, tables.duplicates)
             )
         else:
             self.conn.execute(f"create temp table {tables.duplicates} (_file INTEGER, _line INTEGER)")

@@ -276,7 +276,13 @@ class EngineRawLoader:
 
     # -- DuckDB ------------------------------------------------------------------------------
     def duckdb_view(self, files: Sequence[EngineFile]) -> str:
-        """A view of the files' raw records: one multi-file scan, numbered in scan order."""
+        """A view of the files' raw records (one multi-file scan, numbered in scan order), and the
+        samples table of their sample lines: the typed table hashes the records on those lines
+        (`build_typed_table_sql`'s `sample_lines`) for `duckdb_verify`."""
+        self._create_samples_table(files)
+        return self._duckdb_view(files)
+
+    def _duckdb_view(self, files: Sequence[EngineFile]) -> str:
         is_jsonl = self.layout.is_jsonl
         offsets, total = [], 0
         for engine_file in files:
@@ -339,7 +345,7 @@ class EngineRawLoader:
 
     def duckdb_verify(self, files: Sequence[EngineFile], typed_table: str) -> dict[int, str]:
         """Check the typed records of the files: every line parsed, the scan's record count, and
-        every sample line at its line number (by the record hash of the typed table)."""
+        every sample line at its line number (by the typed table's `_sample_hash`)."""
         if not files:
             return {}
         is_jsonl = self.layout.is_jsonl
@@ -366,13 +372,15 @@ class EngineRawLoader:
         else:
             fields = ", ".join(f"_l[{i}]" for i in range(1, len(self.layout.data_columns) + 1))
             expected_hash = f"hash({fields})"
-        matching = self._matching_samples(
-            [f for f in files if f.index not in failed],
-            f"select s._file, count(*) from (select *, list_transform(string_split(_text, ','), "
-            f"lambda x: nullif(x, '')) as _l from {self.samples_table}) s join {typed_table} t "
-            f"on t._file = s._file and t._line = s._line where t._row_hash = {expected_hash} group by s._file",
+        failed.update(
+            self._mismatched_samples(
+                [f for f in files if f.index not in failed],
+                f"select s._file, count(*) from (select *, list_transform(string_split(_text, ','), "
+                f"lambda x: nullif(x, '')) as _l from {self.samples_table}) s join {typed_table} t "
+                f"on t._file = s._file and t._line = s._line where t._sample_hash = {expected_hash} "
+                "group by s._file",
+            )
         )
-        failed.update(matching)
         return failed
 
     def duckdb_probe(self, files: Sequence[EngineFile]) -> dict[int, str]:
@@ -380,7 +388,7 @@ class EngineRawLoader:
         failed: dict[int, str] = {}
         for engine_file in files:
             try:
-                self.duckdb_view([engine_file])
+                self._duckdb_view([engine_file])
                 self.conn.fetchall(f"select count(*), count(_line) from {self.view}")
             except Exception as exc:
                 if not is_data_error(exc):
@@ -409,13 +417,18 @@ class EngineRawLoader:
                 if problem:
                     failed[engine_file.index] = problem
         record = "r._raw" if self.layout.is_jsonl else self._csv_record_sql("r")
-        failed.update(
-            self._matching_samples(
-                [f for f in files if f.index not in failed],
-                f"select s._file, count(*) from {self.samples_table} s join {self.raw_table} r "
-                f"on r._file = s._file and r._line = s._line where {record} = s._text group by s._file",
+        checked = [f for f in files if f.index not in failed]
+        self._create_samples_table(checked)
+        try:
+            failed.update(
+                self._mismatched_samples(
+                    checked,
+                    f"select s._file, count(*) from {self.samples_table} s join {self.raw_table} r "
+                    f"on r._file = s._file and r._line = s._line where {record} = s._text group by s._file",
+                )
             )
-        )
+        finally:
+            self.conn.execute(f"drop table if exists {self.samples_table}")
         if failed:
             listed = ", ".join(str(i) for i in sorted(failed))
             self.conn.execute(f"delete from {self.raw_table} where _file in ({listed})")
@@ -530,25 +543,25 @@ class EngineRawLoader:
             return cursor.rowcount
 
     # -- both --------------------------------------------------------------------------------
-    def _matching_samples(self, files: Sequence[EngineFile], count_sql: str) -> dict[int, str]:
-        """Load the files' sample lines into the samples table and run `count_sql` (file -> samples
-        found where they belong); the files with a sample out of place."""
-        samples = [(f.index, line, text) for f in files for line, text in f.scan.samples]
-        if not samples:
-            return {}
+    def _create_samples_table(self, files: Sequence[EngineFile]) -> None:
+        """The samples table: the files' sample lines (file, line number, text)."""
         self.conn.execute(
             f"create temp table {self.samples_table} (_file INTEGER, _line INTEGER, _text {self.dialect.text})"
         )
-        try:
-            for first in range(0, len(samples), 1000):
-                chunk = samples[first : first + 1000]
-                self.conn.execute(
-                    f"insert into {self.samples_table} values {', '.join(['(%s, %s, %s)'] * len(chunk))}",
-                    [value for sample in chunk for value in sample],
-                )
-            matching = dict(self.conn.fetchall(count_sql))
-        finally:
-            self.conn.execute(f"drop table if exists {self.samples_table}")
+        samples = [(f.index, line, text) for f in files for line, text in f.scan.samples]
+        for first in range(0, len(samples), 1000):
+            chunk = samples[first : first + 1000]
+            self.conn.execute(
+                f"insert into {self.samples_table} values {', '.join(['(%s, %s, %s)'] * len(chunk))}",
+                [value for sample in chunk for value in sample],
+            )
+
+    def _mismatched_samples(self, files: Sequence[EngineFile], count_sql: str) -> dict[int, str]:
+        """Run `count_sql` (file -> samples of the samples table found where they belong); the files
+        with a sample out of place."""
+        if not any(f.scan.samples for f in files):
+            return {}
+        matching = dict(self.conn.fetchall(count_sql))
         return {
             f.index: "its sample lines were not where the engine put them"
             for f in files

@@ -5,10 +5,12 @@ raw table, told apart by `_file`); every rule that looks at "the file" is partit
 The same text serves DuckDB and PostgreSQL except for the few spellings in `Dialect`:
 
 1. `build_typed_table_sql`: raw text trimmed (blank -> null) and safely cast (a value that does
-   not parse becomes null; nothing ever raises), plus a hash of each raw record and the load
-   date of the record's file (from the batch's files table).
-2. `build_repeat_candidates_sql` / `build_duplicate_rows_sql`: exact repeats of an earlier line
-   of the same file (hash candidates verified field by field against the raw table).
+   not parse becomes null; nothing ever raises), plus the load date of the record's file (from
+   the batch's files table).
+2. `build_key_sharers_sql` / `build_shared_records_sql` / `build_repeat_candidates_sql` /
+   `build_duplicate_rows_sql`: exact repeats of an earlier line of the same file. Two equal
+   records have equal keys, so only the records whose key repeats in their file (or lacks a
+   part) are hashed, from the raw table; hash candidates are verified field by field.
 3. `build_rejected_table_sql`: one boolean per column check (`flagged`), row rules guarded so
    they only see valid values, duplicate rows and duplicate keys (first line of the file wins),
    crosswalk overlaps within the file; then, for the records that earn a code only, the sorted
@@ -41,7 +43,6 @@ _MONTH_DAY = (
 _LEAP_DAY = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29"
 _DAY = f"({_YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
 _DATE_RE = f"^{_DAY}$"
-_DATE_SHAPE_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = (
     f"^{_DAY}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
     "(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$"
@@ -87,10 +88,9 @@ def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, te
     if column.type == "text":
         return text
     if column.type == "int":
-        if dialect.is_duckdb:
-            form = dialect.regex_match(text, _INT_RE)
-        else:
-            form = f"{dialect.regex_match(text, _INT_RE_UNBOUNDED)} and length({text}) <= 11"
+        if dialect.is_duckdb:  # ten digits at most: try_cast is null exactly when the value exceeds int32
+            return f"case when {dialect.regex_match(text, _INT_RE)} then try_cast({text} as {sql_type}) end"
+        form = f"{dialect.regex_match(text, _INT_RE_UNBOUNDED)} and length({text}) <= 11"
         fits = f"cast({text} as bigint) between -2147483648 and 2147483647"
         return f"case when {form} then case when {fits} then cast({text} as {sql_type}) end end"
     if column.type == "decimal":
@@ -102,9 +102,12 @@ def typed_value_sql(dictionary: Dictionary, dialect: Dialect, column: Column, te
         return f"case when {form} then cast({text} as {sql_type}) end"
     if column.type == "date":
         cast = f"cast({text} as {sql_type})"
-        if dialect.is_duckdb:  # the shape by a short pattern; the calendar by DuckDB's own date parser
-            shape = dialect.regex_match(text, _DATE_SHAPE_RE)
-            return f"case when {shape} and {text} not like '0000%' then try_cast({text} as {sql_type}) end"
+        if dialect.is_duckdb:
+            # DuckDB's own date parser, and its canonical text must be the text itself: that holds
+            # exactly for YYYY-MM-DD with a real day of years 0001-9999 (another year has more digits
+            # or a BC suffix; 'infinity' is not ten characters); a third cheaper than a pattern match.
+            parsed = f"try_cast({text} as {sql_type})"
+            return f"case when strlen({text}) = 10 and cast({parsed} as VARCHAR) = {text} then {parsed} end"
         return f"case when {plain_day_sql(text)} then {cast} when {dialect.regex_match(text, _DATE_RE)} then {cast} end"
     if column.type == "timestamp":
         return (
@@ -263,7 +266,8 @@ def trimmed_text(dialect: Dialect, raw_column: str) -> str:
 
 
 def row_hash_sql(dialect: Dialect, layout: RawLayout) -> str:
-    """A hash of the raw record; equal hashes make two lines candidates for duplicate_row."""
+    """A hash of the raw record (of the raw table's columns); equal hashes make two lines candidates
+    for duplicate_row."""
     columns = layout.duplicate_row_columns
     if dialect.is_duckdb:
         return f"hash({', '.join(columns)})"
@@ -305,23 +309,25 @@ def build_typed_table_sql(
     raw_table: str,
     typed_table: str,
     files_table: str,
+    sample_lines: str | None = None,
 ) -> str:
     """`create temp table <typed_table> as ...`: raw text trimmed (blank -> null) and safely cast.
 
-    Columns: `_file`, `_line`, `_problem`, `_detail`, `_row_hash`, `_load_date`, `_extra_json`,
-    every contract column typed (null when its text does not parse) and, for non-text columns,
-    the trimmed text as `_s_<column>` (so a value that failed to parse can be told from a null).
+    Columns: `_file`, `_line`, `_problem`, `_detail`, `_load_date`, `_extra_json`, every contract
+    column typed (null when its text does not parse) and, for non-text columns, the trimmed text
+    as `_s_<column>` (so a value that failed to parse can be told from a null).
     `files_table` (`_file`, `_load_date`) lists the batch's files that were read to the end: the
-    inner join leaves out any records of a file rejected halfway through.
+    inner join leaves out any records of a file rejected halfway through. With `sample_lines` (a
+    table of `_file`, `_line`: the engine reader's sample lines), `_sample_hash` is the raw record's
+    hash on those lines (null elsewhere), checked against the sample's text.
     """
     cols = layout.feed.columns
-    source = [
-        "_file",
-        "_line",
-        "_problem",
-        "_detail",
-        f"case when _problem is null then {row_hash_sql(dialect, layout)} end as _row_hash",
-    ]
+    source = ["_file", "_line", "_problem", "_detail"]
+    if sample_lines is not None:  # a membership probe per record is far cheaper than a hash of each
+        source.append(
+            f"case when _problem is null and (_file, _line) in (select _file, _line from {sample_lines}) "
+            f"then {row_hash_sql(dialect, layout)} end as _sample_hash"
+        )
     for col in cols:
         source.append(f"{trimmed_text(dialect, layout.contract_source[col.name])} as _s_{col.name}")
     if layout.extra_json_column:
@@ -331,7 +337,9 @@ def build_typed_table_sql(
         source.append(f"case when _problem is null then {dialect.json_object_text(pairs)} end as _extra_json")
     else:
         source.append(f"cast(null as {dialect.text}) as _extra_json")
-    typed = ["s._file", "_line", "_problem", "_detail", "_row_hash", "_extra_json", "fl._load_date"]
+    typed = ["s._file", "_line", "_problem", "_detail", "_extra_json", "fl._load_date"]
+    if sample_lines is not None:
+        typed.append("_sample_hash")
     for col in cols:
         typed.append(f"{typed_value_sql(dictionary, dialect, col, '_s_' + col.name)} as {col.name}")
         if col.type != "text":
@@ -347,15 +355,45 @@ def build_typed_table_sql(
     )
 
 
-def build_repeat_candidates_sql(typed_table: str, candidates_table: str) -> str:
+def build_key_sharers_sql(feed: Feed, typed_table: str, sharers_table: str) -> str:
+    """`create temp table <sharers_table>`: (file, line) of the records whose key repeats in their
+    file or lacks a part: the only records that can exactly repeat another (equal raw records type
+    to equal keys), usually none. One aggregate over the keys instead of a hash of every record."""
+    key = feed.key
+    key_cols = ", ".join(key)
+    key_not_null = " and ".join(f"{c} is not null" for c in key)
+    key_join = " and ".join(["g._file = t._file", *[f"g.{c} = t.{c}" for c in key]])
+    key_null = " or ".join(f"t.{c} is null" for c in key)
+    return f"""create temp table {sharers_table} as
+select t._file, t._line
+from {typed_table} t
+left join (
+    select _file, {key_cols} from {typed_table}
+    where _problem is null and {key_not_null} group by _file, {key_cols} having count(*) > 1
+) g on {key_join}
+where t._problem is null and (g._file is not null or {key_null})"""
+
+
+def build_shared_records_sql(
+    dialect: Dialect, layout: RawLayout, raw_table: str, sharers_table: str, shared_table: str
+) -> str:
+    """`create temp table <shared_table>`: the raw records of the key sharers with their `_row_hash`
+    (one read of the raw table, for the candidates and their field-by-field check)."""
+    return f"""create temp table {shared_table} as
+select r.*, {row_hash_sql(dialect, layout)} as _row_hash
+from {raw_table} r
+join {sharers_table} s on s._file = r._file and s._line = r._line"""
+
+
+def build_repeat_candidates_sql(hashed_table: str, candidates_table: str) -> str:
     """`create temp table <candidates_table>`: (file, line, first line of the file with the same
-    record hash) of every later line whose raw record hash repeats an earlier line of its file
-    (usually a handful of rows)."""
+    record hash) of every later line of `hashed_table` (records with `_row_hash`) whose hash repeats
+    an earlier line of its file (usually a handful of rows)."""
     return f"""create temp table {candidates_table} as
 select t._file, t._line, f._first_line
-from {typed_table} t
+from {hashed_table} t
 join (
-    select _file, _row_hash, min(_line) as _first_line from {typed_table}
+    select _file, _row_hash, min(_line) as _first_line from {hashed_table}
     where _problem is null group by _file, _row_hash
 ) f on f._file = t._file and f._row_hash = t._row_hash
 where t._line > f._first_line"""
@@ -403,7 +441,7 @@ def build_rejected_table_sql(
     feed = layout.feed
     key = feed.key
 
-    # flagged: column checks, exact repeats (hash candidates verified field by field), key repeats
+    # flagged: column checks, exact repeats (`build_duplicate_rows_sql`), key repeats
     flags = column_flags(dictionary, dialect, feed)
     flagged = [f"coalesce({cond}, false) as {flag.name}" for flag, cond in flags]
     flagged.append("(dr._line is not null) as _dup_row")
@@ -462,6 +500,21 @@ def build_rejected_table_sql(
     # twice, so it is materialized then.
     overlap = any(rule.kind == "overlap_with_earlier_row" for rule in feed.rules)
     fence = "" if dialect.is_duckdb else "\n    offset 0"
+    # Most records are clean: only the records some check could fire on get their flags, codes and
+    # details computed. Every flag implies its bare condition (a column flag is its condition under
+    # coalesce, a rule flag also under its guard), so their OR admits every record the final filter
+    # keeps, at a fraction of the cost of some 80 flag columns per record. The overlap rule reads
+    # every record's flags (an earlier line's guards), so a feed with one judges every record.
+    suspect = ""
+    if not overlap:
+        conditions = [
+            "t._problem is not null",
+            "dr._line is not null",
+            "t._line > kf._first_line",
+            *(cond for _, cond in flags),
+            *(rule.violated_when for rule in feed.rules),
+        ]
+        suspect = "\n    where " + "\n        or ".join(f"({c})" for c in conditions)
     # DuckDB materializes CTEs by default: a copy of every typed record (and its flags) per stage
     inline = "not materialized " if dialect.is_duckdb else ""
     nl = ",\n        "
@@ -475,7 +528,7 @@ flagged as {"materialized " if overlap else inline}(
         {nl.join(flagged)}
     from {typed_table} t
     left join {duplicates_table} dr on dr._file = t._file and dr._line = t._line
-    left join key_first kf on {key_join}{fence}
+    left join key_first kf on {key_join}{suspect}{fence}
 ),{"".join(chr(10) + cte + "," for cte in overlap_ctes)}
 ruled as {inline}(
     select f.*,
