@@ -40,6 +40,9 @@ from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnec
 
 # Written by the quality asset, read by dbt as the source staging.check_results.
 COPIED_RESULTS_TABLE = "staging.check_results"
+# Where each run's copy stopped in its event log: Dagster's opaque cursor, passed back on the next copy.
+COPY_CURSORS_TABLE = "staging.check_results_cursors"
+INSERT_CHUNK_ROWS = 500  # rows per multi-row INSERT (one statement per row cost ~1 ms on DuckDB)
 # Written by dbt only (models/core/fct_data_quality.sql, models/marts/data_quality_kpis.sql).
 CHECK_RESULTS_TABLE = "core.fct_data_quality"
 KPI_TABLE = "marts.data_quality_kpis"
@@ -103,12 +106,23 @@ def _run_partition_window(instance: DagsterInstance, run_id: str, cache: dict[st
     return cache[run_id]
 
 
-def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> list[tuple]:
-    """Asset-check evaluations of the given runs, as table rows (works on every event-log storage)."""
+def collect_check_results(
+    instance: DagsterInstance, run_ids: Sequence[str], cursors: Mapping[str, str] | None = None
+) -> tuple[list[tuple], dict[str, str]]:
+    """Asset-check evaluations of the given runs as table rows, each run's read from where its last copy
+    stopped (`cursors`: run id -> Dagster's event-log cursor; works on every event-log storage), and the
+    runs' cursors after them (for the runs that had new results)."""
     rows: list[tuple] = []
     windows: dict[str, tuple] = {}
+    read_to: dict[str, str] = {}
     for run_id in run_ids:
-        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        records = instance.get_records_for_run(
+            run_id, cursor=(cursors or {}).get(run_id), of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+        if records.records:
+            read_to[run_id] = records.cursor
+        for record in records.records:
+            entry = record.event_log_entry
             evaluation = entry.dagster_event.event_specific_data
             metadata = _plain_metadata(dict(evaluation.metadata))
             severity = getattr(evaluation.severity, "value", str(evaluation.severity))
@@ -135,7 +149,7 @@ def collect_check_results(instance: DagsterInstance, run_ids: Sequence[str]) -> 
                     datetime.fromtimestamp(entry.timestamp, tz=UTC),
                 )
             )
-    return rows
+    return rows, read_to
 
 
 def runs_to_collect(
@@ -167,9 +181,12 @@ def runs_to_collect(
 
 
 def ensure_copied_results_table(conn: WarehouseConnection) -> None:
-    """The copy's table (the schema exists: `WarehouseResource.connect()` creates the missing ones, and
+    """The copy's tables (the schema exists: `WarehouseResource.connect()` creates the missing ones, and
     `create schema` here would need CREATE on the database, which the loader role does not have)."""
     conn.execute(f"create table if not exists {COPIED_RESULTS_TABLE} ({', '.join(COPIED_RESULT_COLUMNS)})")
+    conn.execute(
+        f"create table if not exists {COPY_CURSORS_TABLE} (run_id text not null, event_cursor text not null)"
+    )
 
 
 def copied_runs(conn: WarehouseConnection) -> dict[str, datetime]:
@@ -178,15 +195,31 @@ def copied_runs(conn: WarehouseConnection) -> dict[str, datetime]:
     return {run_id: at if at.tzinfo is not None else at.replace(tzinfo=UTC) for run_id, at in rows}
 
 
-def copy_check_results(conn: WarehouseConnection, run_ids: Sequence[str], rows: list[tuple]) -> None:
-    """Replace the copied results of `run_ids` with `rows` (one transaction, one copy time)."""
+def copy_cursors(conn: WarehouseConnection) -> dict[str, str]:
+    """Run id -> Dagster's event-log cursor where the run's last copy stopped."""
+    return dict(conn.fetchall(f"select run_id, event_cursor from {COPY_CURSORS_TABLE}"))
+
+
+def copy_check_results(
+    conn: WarehouseConnection, rows: list[tuple], read_to: Mapping[str, str], replace: Sequence[str] = ()
+) -> None:
+    """Append `rows` (results not copied before) and move the runs' cursors to `read_to`, in one
+    transaction with one copy time; the runs in `replace` (copied before the copy kept cursors) lose
+    their earlier rows first, as they are copied whole again."""
     copied_at = datetime.now(UTC)
-    placeholders = ", ".join(["%s"] * len(COPIED_RESULT_COLUMNS))
+    row_sql = f"({', '.join(['%s'] * len(COPIED_RESULT_COLUMNS))})"
     with conn.transaction():
-        for run_id in run_ids:
+        for run_id in replace:
             conn.execute(f"delete from {COPIED_RESULTS_TABLE} where run_id = %s", [run_id])
-        for row in rows:
-            conn.execute(f"insert into {COPIED_RESULTS_TABLE} values ({placeholders})", [*row, copied_at])
+        for first in range(0, len(rows), INSERT_CHUNK_ROWS):
+            chunk = rows[first : first + INSERT_CHUNK_ROWS]
+            conn.execute(
+                f"insert into {COPIED_RESULTS_TABLE} values {', '.join([row_sql] * len(chunk))}",
+                [value for row in chunk for value in (*row, copied_at)],
+            )
+        for run_id, cursor in read_to.items():
+            conn.execute(f"delete from {COPY_CURSORS_TABLE} where run_id = %s", [run_id])
+            conn.execute(f"insert into {COPY_CURSORS_TABLE} values (%s, %s)", [run_id, cursor])
 
 
 def build_quality_asset(
@@ -223,10 +256,14 @@ def build_quality_asset(
     def data_quality(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:
             ensure_copied_results_table(conn)
-            copied = copied_runs(conn)
+            copied, cursors = copied_runs(conn), copy_cursors(conn)
             run_ids = runs_to_collect(context.instance, context.run.run_id, copied, warehouse.identity)
-            rows = collect_check_results(context.instance, run_ids)
-            copy_check_results(conn, run_ids, rows)
+            # Each run is read from where its last copy stopped: a run copied before it ended (its
+            # dbt tests came after the copy) adds only those, not its thousands of staging results
+            # again. A run copied before cursors were kept is copied whole again, replacing its rows.
+            replace = [run_id for run_id in run_ids if run_id in copied and run_id not in cursors]
+            rows, read_to = collect_check_results(context.instance, run_ids, cursors)
+            copy_check_results(conn, rows, read_to, replace)
             total = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE}")
             failed = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE} where not passed")
         context.log.info(

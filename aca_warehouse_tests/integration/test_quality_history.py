@@ -12,6 +12,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from aca_warehouse.assets.quality import (
     CHECK_RESULTS_TABLE,
+    COPIED_RESULTS_TABLE,
     KPI_TABLE,
     build_quality_asset,
 )
@@ -64,8 +65,9 @@ def test_per_partition_check_results_land_on_their_load_date(
         ]
         assert quality_model_checks
         with warehouse.connect() as conn:
-            first_copy = conn.scalar(
-                f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
+            first_copy, first_copied_at = conn.fetchone(
+                f"select count(*), max(copied_at) from {CHECK_RESULTS_TABLE} where run_id = %s",
+                [result.run_id],
             )
         assert first_copy == len(result.get_asset_check_evaluations()) - len(quality_model_checks)
         again = materialize(
@@ -78,6 +80,12 @@ def test_per_partition_check_results_land_on_their_load_date(
             f"select count(*) from {CHECK_RESULTS_TABLE} where run_id = %s", [result.run_id]
         )
     assert topped_up == len(result.get_asset_check_evaluations())
+    with warehouse.connect() as conn:  # the top-up appended the dbt tests' results, nothing copied again
+        kept = conn.scalar(
+            f"select count(*) from {COPIED_RESULTS_TABLE} where run_id = %s and copied_at = %s",
+            [result.run_id, first_copied_at],
+        )
+    assert kept == first_copy
     with warehouse.connect() as conn:
         rows = conn.fetchall(
             f"select check_name, partition_start, partition_end, passed, severity, status, metric_value, "
