@@ -260,9 +260,10 @@ def build_quality_asset(
             run_ids = runs_to_collect(context.instance, context.run.run_id, copied, warehouse.identity)
             # Each run is read from where its last copy stopped: a run copied before it ended (its
             # dbt tests came after the copy) adds only those, not its thousands of staging results
-            # again. A run copied before cursors were kept is copied whole again, replacing its rows.
-            replace = [run_id for run_id in run_ids if run_id in copied and run_id not in cursors]
+            # again. A run copied before cursors were kept is read whole and replaces its rows (only
+            # if Dagster still has its results: a pruned event log never empties the history).
             rows, read_to = collect_check_results(context.instance, run_ids, cursors)
+            replace = [run_id for run_id in read_to if run_id in copied and run_id not in cursors]
             copy_check_results(conn, rows, read_to, replace)
             total = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE}")
             failed = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE} where not passed")
