@@ -13,6 +13,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from aca_warehouse.assets.quality import (
     CHECK_RESULTS_TABLE,
     COPIED_RESULTS_TABLE,
+    COPY_CURSORS_TABLE,
     KPI_TABLE,
     build_quality_asset,
 )
@@ -109,3 +110,31 @@ def test_per_partition_check_results_land_on_their_load_date(
     assert [row["_source_line"] for row in warning["sample"]] == [8, 9]  # the sample, as row objects
     assert all(PHI_MEMBER not in r[7] for r in rows)
     assert kpis == {d.isoformat(): (len(CHECK_NAMES), 1 if d == DEFECTIVE_DAY else 0) for d in RANGE_DAYS}
+
+
+@pytest.mark.duckdb
+def test_a_run_copied_before_cursors_were_kept_is_replaced_not_doubled(
+    make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse whose copy predates `staging.check_results_cursors` holds runs' rows without a
+    cursor: the next copy reads such a run whole and replaces its rows (no result counted twice), and
+    keeps its cursor from then on."""
+    monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
+    root = tmp_path / "landing"
+    write_range_with_defects(root)
+    dictionary = load_dictionary()
+    staging = build_staging_asset(dictionary.feeds["claims"], dictionary, partitions_for_tests())
+    quality = build_quality_asset([AssetKey(["staging", "claims"])], partitions_for_tests())
+    warehouse = make_warehouse("duckdb")
+    resources = {"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(root))}
+    day = RANGE_DAYS[0].isoformat()
+    with DagsterInstance.ephemeral() as instance:
+        first = materialize([staging, quality], instance=instance, partition_key=day, resources=resources)
+        with warehouse.connect() as conn:
+            conn.execute(f"delete from {COPY_CURSORS_TABLE}")  # as a copy before cursors left it
+        assert materialize([quality], instance=instance, partition_key=day, resources=resources).success
+    evaluations = len(first.get_asset_check_evaluations())
+    with warehouse.connect() as conn:
+        copied = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE} where run_id = %s", [first.run_id])
+        cursors = conn.scalar(f"select count(*) from {COPY_CURSORS_TABLE} where run_id = %s", [first.run_id])
+    assert evaluations > 0 and copied == evaluations and cursors == 1
