@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
@@ -32,11 +33,15 @@ from aca_warehouse_tests.integration.test_staging_assets import (
 )
 from aca_warehouse_tests.pipeline import data_quality_models, dbt_models, partitions_for_tests
 
+ClaimsAndCopy = tuple[Any, Any, WarehouseResource, dict[str, Any]]
 
-@pytest.mark.duckdb
-def test_per_partition_check_results_land_on_their_load_date(
+
+@pytest.fixture
+def claims_and_copy(
     make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> ClaimsAndCopy:
+    """The claims staging asset over a landing range with a defective day, the check-results copy after
+    it, a fresh DuckDB warehouse, and the resources for them and the dbt asset."""
     monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
     root = tmp_path / "landing"
     write_range_with_defects(root)
@@ -49,6 +54,12 @@ def test_per_partition_check_results_land_on_their_load_date(
         "landing": LandingDirResource(landing_dir=str(root)),
         "dbt": dbt_resource(),
     }
+    return staging, quality, warehouse, resources
+
+
+@pytest.mark.duckdb
+def test_per_partition_check_results_land_on_their_load_date(claims_and_copy: ClaimsAndCopy) -> None:
+    staging, quality, warehouse, resources = claims_and_copy
     with DagsterInstance.ephemeral() as instance:
         quality_models = data_quality_models().resolve([dbt_models()])
         result = materialize(
@@ -114,19 +125,12 @@ def test_per_partition_check_results_land_on_their_load_date(
 
 @pytest.mark.duckdb
 def test_a_run_copied_before_cursors_were_kept_is_replaced_not_doubled(
-    make_warehouse: Callable[[str], WarehouseResource], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    claims_and_copy: ClaimsAndCopy,
 ) -> None:
     """A warehouse whose copy predates `staging.check_results_cursors` holds runs' rows without a
     cursor: the next copy reads such a run whole and replaces its rows (no result counted twice), and
     keeps its cursor from then on."""
-    monkeypatch.delenv(MAX_DEFECT_RATE_ENV, raising=False)
-    root = tmp_path / "landing"
-    write_range_with_defects(root)
-    dictionary = load_dictionary()
-    staging = build_staging_asset(dictionary.feeds["claims"], dictionary, partitions_for_tests())
-    quality = build_quality_asset([AssetKey(["staging", "claims"])], partitions_for_tests())
-    warehouse = make_warehouse("duckdb")
-    resources = {"warehouse": warehouse, "landing": LandingDirResource(landing_dir=str(root))}
+    staging, quality, warehouse, resources = claims_and_copy
     day = RANGE_DAYS[0].isoformat()
     with DagsterInstance.ephemeral() as instance:
         first = materialize([staging, quality], instance=instance, partition_key=day, resources=resources)
