@@ -24,14 +24,42 @@ from aca_warehouse.errors import ConfigurationError, mask_passwords
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 WAREHOUSE_KINDS = ("duckdb", "postgres")
-# DuckDB's own default is 80% of RAM. A bound keeps the pipeline's peak memory predictable: larger
-# joins and sorts spill to a temp directory beside the warehouse file instead.
-DUCKDB_MEMORY_LIMIT_DEFAULT = "2GB"
+# The memory the whole process tree of a run may use (ACA_MEMORY_BUDGET): the Dagster run process, the
+# dbt process and the DuckDB inside each. DuckDB's own default is 80% of RAM per process; bounding it
+# keeps the tree's peak predictable, larger joins and sorts spill to a temp directory beside the
+# warehouse file instead. DuckDB's limits below are derived from the budget unless set explicitly.
+MEMORY_BUDGET_DEFAULT = "2GB"
+# What the tree needs besides dbt's DuckDB while dbt runs: dbt itself (~0.45 GB at 1M members), the
+# Dagster run process (~0.35 GB) and its launcher (bench 1M x 365, docs/BENCHMARKS.md "Memory").
+DBT_PROCESS_RESERVE_MB = 900
+# The smallest DuckDB limit a budget may leave (below it DuckDB fails rather than spills).
+DUCKDB_MEMORY_LIMIT_FLOOR_MB = 256
 # Landing text the staging loader reads into one batch (one set of SQL statements for many files).
 STAGING_BATCH_MB_DEFAULT = 64
-# DuckDB's memory limit while a feed is staged: the staging step's share of the 2 GB that the process
-# tree (this process, dbt's) may use; the connection's own limit is restored afterwards.
-STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT = "1GB"
+
+
+def _budget_mb(text: str) -> int:
+    """Megabytes (10^6 bytes, DuckDB's MB) in a size such as `2GB`, `1536MB` or `2GiB`."""
+    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KMGT])(I?)B", text.strip().upper().replace(" ", ""))
+    if found is None:
+        raise ConfigurationError(f"a memory size must look like 2GB or 512MB, got {text!r}")
+    number, prefix, binary = found.groups()
+    power = "KMGT".index(prefix) + 1
+    return int(float(number) * (1024 if binary else 1000) ** power / 1_000_000)
+
+
+def duckdb_limits_for_budget(budget: str) -> tuple[str, str]:
+    """(dbt's DuckDB limit, the staging step's DuckDB limit) for a process-tree budget.
+
+    dbt's DuckDB gets the budget less DBT_PROCESS_RESERVE_MB; staging (in the Dagster run process,
+    while no dbt runs) gets half the budget."""
+    total = _budget_mb(budget)
+    dbt = max(total - DBT_PROCESS_RESERVE_MB, DUCKDB_MEMORY_LIMIT_FLOOR_MB)
+    staging = max(total // 2, DUCKDB_MEMORY_LIMIT_FLOOR_MB)
+    return f"{dbt}MB", f"{staging}MB"
+
+
+DUCKDB_MEMORY_LIMIT_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT = duckdb_limits_for_budget(MEMORY_BUDGET_DEFAULT)
 # The landing sensor leaves a file modified less than this many seconds ago for the next tick.
 SENSOR_SETTLE_SECONDS_DEFAULT = 5.0
 SENSOR_STATUSES = ("running", "stopped")
@@ -287,18 +315,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         partition_start = date.fromisoformat(start_text) if start_text else None
     except ValueError as exc:
         raise ConfigurationError(f"ACA_PARTITION_START must be YYYY-MM-DD, got {start_text!r}") from exc
+    budget_limits = duckdb_limits_for_budget(
+        _memory_limit(env.get("ACA_MEMORY_BUDGET") or MEMORY_BUDGET_DEFAULT, "ACA_MEMORY_BUDGET")
+    )
     settings = Settings(
         warehouse=warehouse,
         duckdb_path=_resolve(env.get("ACA_DUCKDB_PATH", "data/warehouse.duckdb")),
         pg_dsn=env.get(PG_DSN_ENV) or PG_DSN_DEFAULT,
         landing_dir=_resolve(env.get("ACA_LANDING_DIR", "data/landing")),
         partition_start=partition_start,
-        duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT_DEFAULT)),
+        duckdb_memory_limit=_memory_limit(env.get("ACA_DUCKDB_MEMORY_LIMIT") or budget_limits[0]),
         staging_batch_mb=_positive_int(
             "ACA_STAGING_BATCH_MB", env.get("ACA_STAGING_BATCH_MB", str(STAGING_BATCH_MB_DEFAULT))
         ),
         staging_duckdb_memory_limit=_memory_limit(
-            env.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT", STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT),
+            env.get("ACA_STAGING_DUCKDB_MEMORY_LIMIT") or budget_limits[1],
             "ACA_STAGING_DUCKDB_MEMORY_LIMIT",
         ),
         sensor_default_status=_sensor_status(env.get("ACA_SENSOR_DEFAULT_STATUS", "running")),

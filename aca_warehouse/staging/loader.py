@@ -272,7 +272,7 @@ class FeedLoader:
 
 
 def staging_memory_limit(text: str = STAGING_MEMORY_LIMIT_DEFAULT) -> str:
-    """A DuckDB memory limit for staging, checked (`1GB`, `768MB`; default 1GB)."""
+    """A DuckDB memory limit for staging, checked (`1GB`, `768MB`; default half of ACA_MEMORY_BUDGET)."""
     if not _MEMORY_LIMIT_RE.match(text):
         raise ConfigurationError(f"ACA_STAGING_DUCKDB_MEMORY_LIMIT must look like 1GB or 768MB, got {text!r}")
     return text.strip()

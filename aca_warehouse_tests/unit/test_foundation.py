@@ -98,6 +98,22 @@ def test_settings_defaults_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.unit
+def test_memory_budget_sets_duckdb_limits_for_the_process_tree() -> None:
+    """One budget for the run's process tree: dbt's DuckDB gets it less dbt's and Dagster's own share,
+    staging half of it; an explicit DuckDB limit wins; a bad size names its variable."""
+    default = load_settings({})
+    assert (default.duckdb_memory_limit, default.staging_duckdb_memory_limit) == ("1100MB", "1000MB")
+    bigger = load_settings({"ACA_MEMORY_BUDGET": "4GiB"})
+    assert (bigger.duckdb_memory_limit, bigger.staging_duckdb_memory_limit) == ("3394MB", "2147MB")
+    tiny = load_settings({"ACA_MEMORY_BUDGET": "512MB"})
+    assert (tiny.duckdb_memory_limit, tiny.staging_duckdb_memory_limit) == ("256MB", "256MB")
+    explicit = load_settings({"ACA_MEMORY_BUDGET": "3GB", "ACA_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert (explicit.duckdb_memory_limit, explicit.staging_duckdb_memory_limit) == ("2GB", "1500MB")
+    with pytest.raises(ConfigurationError, match="ACA_MEMORY_BUDGET"):
+        load_settings({"ACA_MEMORY_BUDGET": "lots"})
+
+
+@pytest.mark.unit
 def test_cli_run_without_landing_files_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
