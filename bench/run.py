@@ -30,6 +30,7 @@ CLI = [sys.executable, "-m", "aca_warehouse.cli"]
 # members a scale point is made of disjoint copies of a REPLICA_BASE_MEMBERS population.
 GENERATE_MAX_MEMBERS = 200_000
 REPLICA_BASE_MEMBERS = 100_000
+BENCH_MEMBER_KEY_SECRET = "bench-run-member-key-secret-0123456789"
 
 
 @dataclass
@@ -96,6 +97,8 @@ def _env(work: Path, landing: Path, db_name: str = "warehouse.duckdb") -> dict[s
         "ACA_DUCKDB_PATH": str(work / db_name),
         "ACA_LANDING_DIR": str(landing),
         "DAGSTER_HOME": str(home),
+        # synthetic data: a fixed secret of the bench's own unless the caller's environment has one
+        "ACA_MEMBER_KEY_SECRET": os.environ.get("ACA_MEMBER_KEY_SECRET") or BENCH_MEMBER_KEY_SECRET,
     }
 
 
