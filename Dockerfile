@@ -3,13 +3,17 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/home
 RUN pip install --no-cache-dir uv
+# Optional dependency groups: `--build-arg EXTRA_GROUPS="--group spark"` for ACA_WAREHOUSE=spark (also
+# needs a Java 17 runtime in the image, or a Spark Thrift Server), `--group k8s` for ACA_EXECUTOR=k8s
+# (deploy/k8s). The default image runs DuckDB and PostgreSQL only: pyspark alone is ~320 MB.
+ARG EXTRA_GROUPS=""
 WORKDIR /opt/aca_warehouse
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-default-groups $EXTRA_GROUPS --no-install-project
 COPY aca_warehouse ./aca_warehouse
 COPY dbt ./dbt
 COPY workspace.yaml ./
-RUN uv sync --frozen --no-dev \
+RUN uv sync --frozen --no-default-groups $EXTRA_GROUPS \
  && cd dbt && ACA_DBT_TARGET=postgres dbt parse --quiet --profiles-dir . --project-dir . \
  && mkdir -p $DAGSTER_HOME
 COPY deploy/dagster.yaml $DAGSTER_HOME/dagster.yaml

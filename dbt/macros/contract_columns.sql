@@ -12,7 +12,7 @@
     *
   {%- else -%}
     {%- for column in columns %}
-    cast({{ column.name }} as {{ column.data_type }}) as {{ column.name }}{% if not loop.last %},{% endif %}
+    cast({{ column.name }} as {{ portable_type(column.data_type) }}) as {{ column.name }}{% if not loop.last %},{% endif %}
     {%- endfor %}
   {%- endif -%}
 {%- endmacro %}

@@ -13,6 +13,11 @@
     plugin `aca_warehouse.dbt_session` (DuckDB's `error()` fails the model when it is unset).
   - PostgreSQL: the session setting `aca.member_key_secret`, given at connection start through
     libpq's PGOPTIONS (WarehouseResource.dbt_env()); unset, PostgreSQL refuses the query.
+  - Spark: Spark's variable substitution `${env:ACA_MEMBER_KEY_SECRET}`, replaced by the value of
+    the environment variable of the Spark driver (the dbt process for a local session, the Thrift
+    server's for a cluster) when the statement is parsed. A Spark conf would not do: Spark
+    substitutes the values of confs whose names contain "secret" redacted. Unset, the
+    placeholder stays as it is, and raise_error() fails the model.
 -#}
 
 {% macro member_key_secret_sql() -%}
@@ -27,9 +32,13 @@
   current_setting('aca.member_key_secret')
 {%- endmacro %}
 
+{% macro spark__member_key_secret_sql() -%}
+  coalesce(nullif('${env:ACA_MEMBER_KEY_SECRET}', concat('$', '{env:ACA_MEMBER_KEY_SECRET}')), raise_error('the member-key secret is not set for this dbt session: run dbt through Dagster (aca-warehouse run), or with a valid ACA_MEMBER_KEY_SECRET in the environment of the Spark driver; see docs/SECURITY.md'))
+{%- endmacro %}
+
 {% macro keyed_hash(expr) -%}
   {%- set secret = member_key_secret_sql() -%}
-  {{ sha256_hex(secret ~ " || ':' || " ~ sha256_hex(secret ~ " || ':' || cast(" ~ expr ~ " as varchar)")) }}
+  {{ sha256_hex(secret ~ " || ':' || " ~ sha256_hex(secret ~ " || ':' || cast(" ~ expr ~ " as " ~ text_type() ~ ")")) }}
 {%- endmacro %}
 
 {#- The durable pseudonymous member key of a claims-system member number (issuer_member_no). -#}

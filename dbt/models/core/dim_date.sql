@@ -14,8 +14,8 @@ parts as (
         {{ year_of('date_day') }} as calendar_year,
         cast(extract(month from date_day) as integer) as month_of_year,
         cast(extract(day from date_day) as integer) as day_of_month,
-        cast(extract(dow from date_day) as integer) as day_of_week,  -- 0 = Sunday
-        cast(extract(doy from date_day) as integer) as day_of_year,
+        {{ day_of_week('date_day') }} as day_of_week,  -- 0 = Sunday
+        {{ day_of_year('date_day') }} as day_of_year,
         -- month/day of the neighbouring days, to find observed dates of fixed holidays
         cast(extract(month from {{ add_days('date_day', 1) }}) as integer) as next_month,
         cast(extract(day from {{ add_days('date_day', 1) }}) as integer) as next_day,
@@ -32,21 +32,21 @@ fixed_holiday_names as (
     select
         *,
         case
-            when month_of_year = 1 and day_of_month = 1 then 'New Year''s Day'
+            when month_of_year = 1 and day_of_month = 1 then {{ text_literal("New Year's Day") }}
             when month_of_year = 6 and day_of_month = 19 and calendar_year >= 2021 then 'Juneteenth National Independence Day'
             when month_of_year = 7 and day_of_month = 4 then 'Independence Day'
             when month_of_year = 11 and day_of_month = 11 then 'Veterans Day'
             when month_of_year = 12 and day_of_month = 25 then 'Christmas Day'
         end as fixed_today,
         case
-            when next_month = 1 and next_day = 1 then 'New Year''s Day'
+            when next_month = 1 and next_day = 1 then {{ text_literal("New Year's Day") }}
             when next_month = 6 and next_day = 19 and next_year >= 2021 then 'Juneteenth National Independence Day'
             when next_month = 7 and next_day = 4 then 'Independence Day'
             when next_month = 11 and next_day = 11 then 'Veterans Day'
             when next_month = 12 and next_day = 25 then 'Christmas Day'
         end as fixed_tomorrow,
         case
-            when prev_month = 1 and prev_day = 1 then 'New Year''s Day'
+            when prev_month = 1 and prev_day = 1 then {{ text_literal("New Year's Day") }}
             when prev_month = 6 and prev_day = 19 and prev_year >= 2021 then 'Juneteenth National Independence Day'
             when prev_month = 7 and prev_day = 4 then 'Independence Day'
             when prev_month = 11 and prev_day = 11 then 'Veterans Day'
@@ -62,7 +62,7 @@ holidays as (
             -- Monday-holidays and Thanksgiving: the n-th (or last) weekday of a month
             when month_of_year = 1 and day_of_week = 1 and day_of_month between 15 and 21 and calendar_year >= 1986
                 then 'Birthday of Martin Luther King, Jr.'
-            when month_of_year = 2 and day_of_week = 1 and day_of_month between 15 and 21 then 'Washington''s Birthday'
+            when month_of_year = 2 and day_of_week = 1 and day_of_month between 15 and 21 then {{ text_literal("Washington's Birthday") }}
             when month_of_year = 5 and day_of_week = 1 and day_of_month >= 25 then 'Memorial Day'
             when month_of_year = 9 and day_of_week = 1 and day_of_month <= 7 then 'Labor Day'
             when month_of_year = 10 and day_of_week = 1 and day_of_month between 8 and 14 then 'Columbus Day'

@@ -15,7 +15,7 @@ with_unknown as (
     select state, county_fips, zip3, cast(rating_area as integer) as rating_area from member_geographies
     {% if rebuild_all() %}
     union
-    select cast(null as varchar), cast(null as varchar), cast(null as varchar), cast(null as integer)
+    select cast(null as {{ text_type() }}), cast(null as {{ text_type() }}), cast(null as {{ text_type() }}), cast(null as integer)
     {% endif %}
 ),
 

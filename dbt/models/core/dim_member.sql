@@ -110,18 +110,18 @@ inferred as (
         {{ start_of_time() }} as pit_valid_from,
         true as is_current,
         case when r.member_key is null then 'dropped' else 'inferred' end as record_status,
-        cast(null as varchar) as subscriber_member_key,
+        cast(null as {{ text_type() }}) as subscriber_member_key,
         cast(null as boolean) as is_subscriber,
-        cast(null as varchar) as relationship,
-        cast(null as varchar) as gender,
+        cast(null as {{ text_type() }}) as relationship,
+        cast(null as {{ text_type() }}) as gender,
         cast(null as integer) as birth_year,
-        cast(null as varchar) as state,
-        cast(null as varchar) as county_fips,
-        cast(null as varchar) as zip3,
+        cast(null as {{ text_type() }}) as state,
+        cast(null as {{ text_type() }}) as county_fips,
+        cast(null as {{ text_type() }}) as zip3,
         cast(null as integer) as rating_area,
-        cast(null as varchar) as tobacco_user,
+        cast(null as {{ text_type() }}) as tobacco_user,
         cast(null as integer) as household_income_fpl_pct,
-        cast(null as varchar) as attribute_hash
+        cast(null as {{ text_type() }}) as attribute_hash
     from unversioned_candidates as u
     left join referenced as r on r.member_key = u.member_key
 ),

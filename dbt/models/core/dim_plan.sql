@@ -50,7 +50,7 @@ all_rows as (
         hios_plan_id, cast(null as integer), 1, {{ start_of_time() }}, {{ end_of_time() }},
         {{ start_of_time() }}, true, record_status,
         {% for a in attributes %}null, {% endfor %}
-        cast(null as varchar)
+        cast(null as {{ text_type() }})
     from fallback_and_unknown
 ),
 

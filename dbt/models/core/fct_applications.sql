@@ -52,10 +52,10 @@ milestones as (
 dated_milestones as (
     select
         *,
-        cast(submitted_at at time zone 'UTC' as date) as submitted_date,
-        cast(plan_selected_at at time zone 'UTC' as date) as plan_selected_date,
-        cast(effectuated_at at time zone 'UTC' as date) as effectuated_date,
-        cast(terminated_at at time zone 'UTC' as date) as terminated_date
+        {{ utc_date('submitted_at') }} as submitted_date,
+        {{ utc_date('plan_selected_at') }} as plan_selected_date,
+        {{ utc_date('effectuated_at') }} as effectuated_date,
+        {{ utc_date('terminated_at') }} as terminated_date
     from milestones
 ),
 

@@ -47,6 +47,7 @@ final as (
         {{ surrogate_key(['coalesce(c.rendering_npi, c.billing_npi)']) }} as servicing_provider_key,
         coalesce(sp.specialty, 'UNKNOWN') as servicing_specialty,
         cast(c.service_from_date as date) as service_from_date,
+        {{ month_start('c.service_from_date') }} as service_month,
         cast(c.service_to_date as date) as service_to_date,
         cast(c.received_date as date) as received_date,
         cast(c.adjudicated_date as date) as adjudicated_date,
@@ -64,10 +65,10 @@ final as (
         {{ money('c.deductible_amount') }} as deductible_amount,
         c.denial_reason_code,
         cast(c._load_date as date) as _load_date,
-        cast(c._load_id as varchar) as _load_id,
-        cast(c._source_file as varchar) as _source_file,
+        cast(c._load_id as {{ text_type() }}) as _load_id,
+        cast(c._source_file as {{ text_type() }}) as _source_file,
         cast(c._source_line as integer) as _source_line,
-        cast('{{ invocation_id }}' as varchar) as _dbt_invocation_id
+        cast('{{ invocation_id }}' as {{ text_type() }}) as _dbt_invocation_id
     from latest_versions as c
     {{ member_version_join('m', 'c.member_key', 'c.service_from_date') }}
     {{ product_plan_join('x', 'c.product_id', 'c.service_from_date') }}

@@ -67,7 +67,7 @@ final as (
         v._load_id,
         v._source_file,
         v._source_line,
-        cast('{{ invocation_id }}' as varchar) as _dbt_invocation_id
+        cast('{{ invocation_id }}' as {{ text_type() }}) as _dbt_invocation_id
     from versions as v
     inner join line_history as h on h.claim_line_key = v.claim_line_key
     where v.is_current_version

@@ -36,8 +36,8 @@ final as (
         {{ money('r.member_paid_amount') }} as member_paid_amount,
         cast(r.paid_date as date) as paid_date,
         cast(r._load_date as date) as _load_date,
-        cast(r._load_id as varchar) as _load_id,
-        cast(r._source_file as varchar) as _source_file,
+        cast(r._load_id as {{ text_type() }}) as _load_id,
+        cast(r._source_file as {{ text_type() }}) as _source_file,
         cast(r._source_line as integer) as _source_line
     from latest as r
     {{ member_version_join('m', 'r.member_key', 'r.coverage_month') }}

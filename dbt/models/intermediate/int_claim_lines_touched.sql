@@ -56,9 +56,9 @@ states as (
 {% endif %}
 
 select
-    cast(claim_line_key as varchar) as claim_line_key,
-    cast(claim_id as varchar) as claim_id,
+    cast(claim_line_key as {{ text_type() }}) as claim_line_key,
+    cast(claim_id as {{ text_type() }}) as claim_id,
     cast(line_number as integer) as line_number,
-    cast(member_key as varchar) as member_key,
+    cast(member_key as {{ text_type() }}) as member_key,
     cast(service_from_date as date) as service_from_date
 from states

@@ -38,7 +38,7 @@ final as (
         e.event_id,
         e.event_type,
         e.occurred_at,
-        cast(e.occurred_at at time zone 'UTC' as date) as occurred_date_utc,
+        {{ utc_date('e.occurred_at') }} as occurred_date_utc,
         e.application_id,
         e.exchange_member_key,
         coalesce(i.member_key, e.exchange_member_key) as member_key,
@@ -52,7 +52,7 @@ final as (
         cast(e.aptc_amount as decimal(18, 2)) as aptc_amount,
         e.termination_reason,
         cast(e._load_date as date) as _load_date,
-        cast(e._load_id as varchar) as _load_id,
+        cast(e._load_id as {{ text_type() }}) as _load_id,
         cast(e.event_seq as integer) as event_seq
     from sequenced as e
     left join identity as i on i.member_id = e.member_id

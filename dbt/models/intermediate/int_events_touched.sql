@@ -30,16 +30,16 @@ changed as (
 {% else %}
 changed as (
     select
-        cast(null as varchar) as exchange_member_key,
-        cast(null as varchar) as member_key,
-        cast(null as varchar) as application_id
+        cast(null as {{ text_type() }}) as exchange_member_key,
+        cast(null as {{ text_type() }}) as member_key,
+        cast(null as {{ text_type() }}) as application_id
     from identity
     where 1 = 0
 )
 {% endif %}
 
 select distinct
-    cast(exchange_member_key as varchar) as exchange_member_key,
-    cast(member_key as varchar) as member_key,
-    cast(application_id as varchar) as application_id
+    cast(exchange_member_key as {{ text_type() }}) as exchange_member_key,
+    cast(member_key as {{ text_type() }}) as member_key,
+    cast(application_id as {{ text_type() }}) as application_id
 from changed

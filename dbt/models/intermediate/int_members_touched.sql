@@ -8,4 +8,4 @@ with touched as (
     select member_key from {{ ref('int_events_touched') }}
 )
 
-select distinct cast(member_key as varchar) as member_key from touched where member_key is not null
+select distinct cast(member_key as {{ text_type() }}) as member_key from touched where member_key is not null

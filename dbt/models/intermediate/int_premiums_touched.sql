@@ -46,7 +46,7 @@ states as (
 {% endif %}
 
 select
-    cast(payment_id as varchar) as payment_id,
-    cast(member_key as varchar) as member_key,
+    cast(payment_id as {{ text_type() }}) as payment_id,
+    cast(member_key as {{ text_type() }}) as member_key,
     cast(coverage_month as date) as coverage_month
 from states

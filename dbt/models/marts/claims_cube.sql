@@ -59,7 +59,7 @@ member_months as (
 
 claims_cube as (
     select
-        cast(grouping(month, metal_tier, state, claim_type, specialty) as integer) as grouping_id,
+        {{ grouping_id(['month', 'metal_tier', 'state', 'claim_type', 'specialty']) }} as grouping_id,
         month,
         metal_tier,
         state,
@@ -77,7 +77,7 @@ claims_cube as (
 -- the claims counted in several rows: their distinct count per cell, added to the sum above
 spread_claims_cube as (
     select
-        cast(grouping(month, metal_tier, state, claim_type, specialty) as integer) as grouping_id,
+        {{ grouping_id(['month', 'metal_tier', 'state', 'claim_type', 'specialty']) }} as grouping_id,
         month,
         metal_tier,
         state,
@@ -90,7 +90,7 @@ spread_claims_cube as (
 
 member_month_cube as (
     select
-        cast(grouping(month, metal_tier, state) as integer) * 4 + 3 as grouping_id,
+        {{ grouping_id(['month', 'metal_tier', 'state']) }} * 4 + 3 as grouping_id,
         month,
         metal_tier,
         state,
@@ -111,7 +111,7 @@ combined as (
     from spread_claims_cube
     union all
     select
-        grouping_id, month, metal_tier, state, cast(null as varchar), cast(null as varchar),
+        grouping_id, month, metal_tier, state, cast(null as {{ text_type() }}), cast(null as {{ text_type() }}),
         0, 0, 0, 0, 0, member_months
     from member_month_cube
 ),

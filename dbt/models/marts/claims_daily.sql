@@ -26,15 +26,15 @@ final as (
     select
         l.service_from_date as service_date,
         -- varchar as in the contract (on PostgreSQL text would differ from the table's varchar)
-        cast(l.hios_plan_id as varchar) as hios_plan_id,
-        cast(l.claim_type as varchar) as claim_type,
-        cast(l.servicing_specialty as varchar) as specialty,
+        cast(l.hios_plan_id as {{ text_type() }}) as hios_plan_id,
+        cast(l.claim_type as {{ text_type() }}) as claim_type,
+        cast(l.servicing_specialty as {{ text_type() }}) as specialty,
         cast(sum(case when l.is_counted_line then 1 else 0 end) as integer) as claim_lines,
         cast(count(distinct case when l.is_counted_line then l.claim_id end) as integer) as distinct_claims,
         {{ money('sum(l.billed_amount)') }} as billed,
         {{ money('sum(l.allowed_amount)') }} as allowed,
         {{ money('sum(l.paid_amount)') }} as paid,
-        cast('{{ invocation_id }}' as varchar) as _dbt_invocation_id
+        cast('{{ invocation_id }}' as {{ text_type() }}) as _dbt_invocation_id
     from lines as l
     group by l.service_from_date, l.hios_plan_id, l.claim_type, l.servicing_specialty
 )

@@ -36,10 +36,10 @@ final as (
         latest.rows_staged,
         latest.rows_quarantined,
         case when latest.rows_read > 0
-                then cast(latest.rows_staged as double precision) / latest.rows_read
+                then cast(latest.rows_staged as {{ double_type() }}) / latest.rows_read
         end as completeness,
         case when latest.rows_read > 0
-                then cast(latest.rows_quarantined as double precision) / latest.rows_read
+                then cast(latest.rows_quarantined as {{ double_type() }}) / latest.rows_read
         end as quarantine_rate,
         latest.rows_read = latest.rows_staged + latest.rows_quarantined as is_reconciled,
         latest.duration_seconds as load_duration_seconds,

@@ -118,10 +118,9 @@ performance as (
         {{ safe_ratio('r.paid_rolling_30d - coalesce(prior.paid_rolling_30d, 0)', 'prior.paid_rolling_30d', 100) }}
             as yoy_change_pct
     from rolling as r
-    -- sqlfluff's DuckDB grammar cannot parse "date - interval" in this join: PRS waived below
     left join rolling as prior
-        on prior.hios_plan_id = r.hios_plan_id  -- noqa: PRS
-       and prior.day = cast(r.day - interval '1 year' as date)
+        on prior.hios_plan_id = r.hios_plan_id
+       and prior.day = {{ add_months('r.day', -12) }}
     cross join bounds as b
     where r.day >= b.first_day
       and r.day in (select day from work_days)
@@ -134,7 +133,7 @@ final as (
     -- days no longer in the grid: tombstones (their rows are deleted, nothing is inserted)
     select distinct
         t.day,
-        cast(null as varchar) as hios_plan_id,
+        cast(null as {{ text_type() }}) as hios_plan_id,
         cast(null as decimal(18, 2)) as paid_rolling_30d,
         cast(null as decimal(18, 2)) as paid_same_30d_prior_year,
         cast(null as decimal(38, 10)) as yoy_change_pct

@@ -9,17 +9,17 @@ with results as (
 
 final as (
     select
-        cast(run_id as varchar) as run_id,
-        cast(asset_key as varchar) as asset_key,
-        cast(check_name as varchar) as check_name,
-        cast(partition_start as varchar) as partition_start,
-        cast(partition_end as varchar) as partition_end,
+        cast(run_id as {{ text_type() }}) as run_id,
+        cast(asset_key as {{ text_type() }}) as asset_key,
+        cast(check_name as {{ text_type() }}) as check_name,
+        cast(partition_start as {{ text_type() }}) as partition_start,
+        cast(partition_end as {{ text_type() }}) as partition_end,
         cast(passed as boolean) as passed,
-        cast(severity as varchar) as severity,
-        cast(status as varchar) as status,
-        cast(metric_value as double precision) as metric_value,
-        cast(threshold as double precision) as threshold,
-        cast(metadata_json as varchar) as metadata_json,
+        cast(severity as {{ text_type() }}) as severity,
+        cast(status as {{ text_type() }}) as status,
+        cast(metric_value as {{ double_type() }}) as metric_value,
+        cast(threshold as {{ double_type() }}) as threshold,
+        cast(metadata_json as {{ text_type() }}) as metadata_json,
         evaluated_at,
         copied_at
     from results

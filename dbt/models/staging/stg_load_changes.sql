@@ -39,8 +39,8 @@ changes as (
 {% endif %}
 
 select
-    cast(feed as varchar) as feed,
+    cast(feed as {{ text_type() }}) as feed,
     cast(load_date as date) as load_date,
-    cast(load_id as varchar) as load_id,
-    cast(change as varchar) as change
+    cast(load_id as {{ text_type() }}) as load_id,
+    cast(change as {{ text_type() }}) as change
 from changes

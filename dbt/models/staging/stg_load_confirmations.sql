@@ -30,7 +30,7 @@ final as (
         cast(rows_read as bigint) as rows_read,
         cast(rows_staged as bigint) as rows_staged,
         cast(rows_quarantined as bigint) as rows_quarantined,
-        cast(duration_seconds as double precision) as duration_seconds,
+        cast(duration_seconds as {{ double_type() }}) as duration_seconds,
         finished_at
     from attempts
     where recency = 1

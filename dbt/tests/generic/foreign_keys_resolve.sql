@@ -7,7 +7,7 @@
 -#}
 {% test foreign_keys_resolve(model, references) %}
 {%- for r in references %}
-select '{{ r.column }}' as foreign_key, cast(f.{{ r.column }} as varchar) as key_value, count(*) as fact_rows
+select '{{ r.column }}' as foreign_key, cast(f.{{ r.column }} as {{ text_type() }}) as key_value, count(*) as fact_rows
 from {{ model }} as f
 left join {{ r.to }} as d on d.{{ r.field }} = f.{{ r.column }}
 where d.{{ r.field }} is null
