@@ -127,7 +127,7 @@ def run_pipeline(
 
     print(
         f"Loading {n_files} landing file(s) from {settings.landing_dir}, load dates {start} .. {end}, "
-        f"into {settings.warehouse} ({settings.duckdb_path if settings.warehouse == 'duckdb' else settings.pg.dbname})",
+        f"into {settings.warehouse} ({_warehouse_place(settings)})",
         flush=True,
     )
     job = defs.resolve_job_def(job_name)
@@ -212,11 +212,19 @@ def print_summary() -> None:
     print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
 
 
+def _warehouse_place(settings: Settings) -> str:
+    """Where the run loads: the DuckDB file, the PostgreSQL database, or the lake and its staging file."""
+    if settings.warehouse == "spark":
+        return f"lake {settings.lake_dir}, staging in {settings.duckdb_path}"
+    return str(settings.duckdb_path) if settings.engine == "duckdb" else settings.pg.dbname
+
+
 def _open_read_only(settings):  # noqa: ANN001, ANN202 - a DB-API connection of the configured warehouse
     """The configured warehouse opened read-only: DuckDB's read-only mode, a read-only PostgreSQL session."""
     from aca_warehouse.resources.warehouse import duckdb_busy_error, is_duckdb_lock_error
 
-    if settings.warehouse == "duckdb":
+    # Lake mode too: its DuckDB file holds staging, and views of the tables Spark built.
+    if settings.engine == "duckdb":
         import duckdb
 
         path = settings.duckdb_path

@@ -16,9 +16,11 @@ from dagster import (
     AssetSelection,
     BetaWarning,
     Definitions,
+    ExecutorDefinition,
     PreviewWarning,
     define_asset_job,
     in_process_executor,
+    multiprocess_executor,
 )
 
 warnings.filterwarnings("ignore", category=BetaWarning)
@@ -31,14 +33,33 @@ from aca_warehouse.assets.reports import build_reports_asset  # noqa: E402
 from aca_warehouse.assets.staging import build_staging_assets, load_audit_spec  # noqa: E402
 from aca_warehouse.checks.freshness import build_freshness_checks, build_freshness_sensor  # noqa: E402
 from aca_warehouse.contract import load_dictionary  # noqa: E402
+from aca_warehouse.errors import ConfigurationError  # noqa: E402
 from aca_warehouse.logs import aca_console_logger  # noqa: E402
 from aca_warehouse.partitions import first_partition_date, load_date_partitions  # noqa: E402
 from aca_warehouse.resources import LandingDirResource, WarehouseResource  # noqa: E402
 from aca_warehouse.resources.dbt import dbt_resource  # noqa: E402
 from aca_warehouse.sensors.landing import build_landing_sensor, default_sensor_status  # noqa: E402
-from aca_warehouse.settings import Settings, load_settings, member_key_secret  # noqa: E402
+from aca_warehouse.settings import K8S_INSTALL_HINT, Settings, load_settings, member_key_secret  # noqa: E402
 
 LOAD_EVERYTHING_JOB = "load_everything"
+
+
+def run_executor(settings: Settings) -> ExecutorDefinition:
+    """How a run's steps execute (ACA_EXECUTOR, checked against the warehouse by the settings): one at a
+    time in the run's own process (`in_process`, the default: the DuckDB file, the warehouse or lake
+    mode's staging store, takes one writer process), a process per step (`multiprocess`), or a
+    Kubernetes job per step (`k8s`, from the optional package dagster-k8s)."""
+    if settings.executor == "multiprocess":
+        return multiprocess_executor
+    if settings.executor == "k8s":
+        try:
+            from dagster_k8s import k8s_job_executor
+        except ImportError:
+            raise ConfigurationError(
+                f"ACA_EXECUTOR=k8s needs the optional package dagster-k8s: install it with `{K8S_INSTALL_HINT}`"
+            ) from None
+        return k8s_job_executor
+    return in_process_executor
 
 
 def build_definitions(
@@ -111,8 +132,9 @@ def build_definitions(
             "landing": landing or LandingDirResource(landing_dir=str(settings.landing_dir)),
             "dbt": dbt_resource(),
         },
-        # DuckDB allows one writer process: run every step of a run in one process, one at a time.
-        executor=in_process_executor,
+        # DuckDB allows one writer process: by default every step of a run runs in one process, one at a
+        # time; PostgreSQL may use a process or a Kubernetes job per step (ACA_EXECUTOR).
+        executor=run_executor(settings),
         # Readable console lines, or one JSON object per line with ACA_LOG_FORMAT=json (aca_warehouse/logs.py).
         loggers={"console": aca_console_logger},
     )

@@ -1,7 +1,8 @@
 """Private scratch directories in the system temp folder, and the clean-up of those a killed run left.
 
-Two kinds of scratch hold sensitive data for a moment: the staging loader's normalized copy of the
-landing files (PHI) on DuckDB, and dbt's target and log files (no secret: the SQL reads the member-key
+Three kinds of scratch hold sensitive data for a moment: the staging loader's normalized copy of the
+landing files (PHI) on DuckDB, lake mode's Parquet files of staging rows on their way to an object store
+(aca_warehouse/lake.py), and dbt's target and log files (no secret: the SQL reads the member-key
 secret from the session, see dbt/macros/pseudonym.sql). Each is created 0700 with the owning
 process id in its name (`<prefix><pid>-...`) and removed when its step ends; a process killed before
 that (kill -9, out of memory) leaves it behind, so every run starts by removing the scratch
@@ -21,7 +22,8 @@ from pathlib import Path
 
 DBT_SCRATCH_PREFIX = "aca-dbt-"
 STAGING_SCRATCH_PREFIX = "aca_staging_"
-SCRATCH_PREFIXES = (DBT_SCRATCH_PREFIX, STAGING_SCRATCH_PREFIX)
+LAKE_SCRATCH_PREFIX = "aca_lake_"  # lake mode: Parquet files of staging rows on their way to an object store
+SCRATCH_PREFIXES = (DBT_SCRATCH_PREFIX, STAGING_SCRATCH_PREFIX, LAKE_SCRATCH_PREFIX)
 # A scratch directory named before the owner's process id was part of the name: removed once this old.
 _UNATTRIBUTED_SECONDS = 6 * 3600
 

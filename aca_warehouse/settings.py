@@ -9,6 +9,7 @@ factory arguments. Every setting is documented in README.md (Configuration).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -23,7 +24,20 @@ from aca_warehouse.errors import ConfigurationError, mask_passwords
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
-WAREHOUSE_KINDS = ("duckdb", "postgres")
+WAREHOUSE_KINDS = ("duckdb", "postgres", "spark")
+# The SQL engine each warehouse kind's connection speaks. `spark` (lake mode) stages into a local DuckDB
+# file exactly as `duckdb` does, publishes the staged tables as Parquet to the lake, and lets dbt build
+# core and marts with Spark; the DuckDB file then reads Spark's tables through views (aca_warehouse/lake.py).
+WAREHOUSE_ENGINES = {"duckdb": "duckdb", "postgres": "postgres", "spark": "duckdb"}
+LAKE_DIR_DEFAULT = "data/lake"
+SPARK_DIR_DEFAULT = "data/spark"
+# dbt's Spark targets (dbt/profiles.yml): a local pyspark session in the dbt process, or a Spark Thrift
+# Server (whose host, port, user and schema the profile reads from ACA_SPARK_HOST, ACA_SPARK_PORT, ...).
+SPARK_TARGETS = ("spark", "spark_thrift")
+# How a run's steps execute (ACA_EXECUTOR). Only PostgreSQL takes several processes writing at once:
+# the DuckDB file (the warehouse, or lake mode's staging store) has a single writer process.
+EXECUTORS = ("in_process", "multiprocess", "k8s")
+K8S_INSTALL_HINT = "uv sync --group k8s"
 # The memory the whole process tree of a run may use (ACA_MEMORY_BUDGET): the Dagster run process, the
 # dbt process and the DuckDB inside each. DuckDB's own default is 80% of RAM per process; bounding it
 # keeps the tree's peak predictable, larger joins and sorts spill to a temp directory beside the
@@ -59,7 +73,9 @@ def duckdb_limits_for_budget(budget: str) -> tuple[str, str]:
     return f"{dbt}MB", f"{staging}MB"
 
 
-DUCKDB_MEMORY_LIMIT_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT = duckdb_limits_for_budget(MEMORY_BUDGET_DEFAULT)
+DUCKDB_MEMORY_LIMIT_DEFAULT, STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT = duckdb_limits_for_budget(
+    MEMORY_BUDGET_DEFAULT
+)
 # The landing sensor leaves a file modified less than this many seconds ago for the next tick.
 SENSOR_SETTLE_SECONDS_DEFAULT = 5.0
 SENSOR_STATUSES = ("running", "stopped")
@@ -126,6 +142,13 @@ class Settings:
     sensor_default_status: str = "running"  # `running` or `stopped`
     sensor_settle_seconds: float = SENSOR_SETTLE_SECONDS_DEFAULT
     reports_dir: Path = Path(REPORTS_DIR_DEFAULT)
+    # Lake mode (warehouse `spark`): where the staged tables are published as Parquet (an absolute local
+    # path, or a URL such as s3://bucket/lake kept as given), the local Spark session's directory
+    # (warehouse and Derby metastore) and dbt's Spark target.
+    lake_dir: str = LAKE_DIR_DEFAULT
+    spark_dir: Path = Path(SPARK_DIR_DEFAULT)
+    spark_target: str = "spark"
+    executor: str = "in_process"  # in_process | multiprocess | k8s (ACA_EXECUTOR)
     # Where the secrets come from, so the assembly can hand Dagster an EnvVar (shown by name) rather
     # than the value: True when ACA_PG_DSN is set in the environment (it may hold a password).
     pg_dsn_from_env: bool = False
@@ -138,6 +161,11 @@ class Settings:
     @property
     def pg(self) -> PostgresParams:
         return parse_pg_dsn(self.pg_dsn)
+
+    @property
+    def engine(self) -> str:
+        """The SQL engine of the warehouse's connection: `duckdb` (warehouses duckdb and spark) or `postgres`."""
+        return WAREHOUSE_ENGINES[self.warehouse]
 
     @property
     def staging_batch_bytes(self) -> int:
@@ -301,6 +329,52 @@ def _resolve(path: str) -> Path:
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
 
 
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def resolve_lake_dir(text: str) -> str:
+    """ACA_LAKE_DIR: a URL with a scheme (`s3://bucket/lake`, `gs://...`, `abfs://...`, `file:///...`)
+    is kept as given (without a trailing slash); a local path is made absolute like the other paths."""
+    value = text.strip()
+    if not value:
+        raise ConfigurationError(
+            "ACA_LAKE_DIR must not be empty (a directory or a URL such as s3://bucket/lake)"
+        )
+    if _URL_SCHEME.match(value):
+        scheme, rest = value.split("://", 1)
+        if not rest.strip("/"):
+            raise ConfigurationError(
+                f"ACA_LAKE_DIR must name a directory under the URL's root, got {value!r}"
+            )
+        return f"{scheme.lower()}://{rest.rstrip('/')}"
+    return str(_resolve(value))
+
+
+def _choice(name: str, text: str, choices: tuple[str, ...], default: str) -> str:
+    value = text.strip().lower() or default
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _executor(text: str, warehouse: str) -> str:
+    """ACA_EXECUTOR, checked against the warehouse: several step processes need PostgreSQL, and `k8s`
+    needs the optional package dagster-k8s."""
+    executor = _choice("ACA_EXECUTOR", text, EXECUTORS, "in_process")
+    if executor != "in_process" and WAREHOUSE_ENGINES[warehouse] == "duckdb":
+        raise ConfigurationError(
+            f"ACA_EXECUTOR={executor} needs ACA_WAREHOUSE=postgres: with ACA_WAREHOUSE={warehouse} the "
+            "staging store is a DuckDB file, which admits one writer process at a time, so every step of "
+            "a run must run in the run's own process (ACA_EXECUTOR=in_process, the default)"
+        )
+    if executor == "k8s" and importlib.util.find_spec("dagster_k8s") is None:
+        raise ConfigurationError(
+            "ACA_EXECUTOR=k8s needs the optional package dagster-k8s, which is not installed: install it "
+            f"with `{K8S_INSTALL_HINT}` (the dependency group `k8s`), or use ACA_EXECUTOR=in_process"
+        )
+    return executor
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env`, by default the environment, where `.env` fills in what it lacks.
     Tests pass a mapping (or build Settings directly) instead of changing os.environ."""
@@ -310,6 +384,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     warehouse = env.get("ACA_WAREHOUSE", "duckdb").strip().lower() or "duckdb"
     if warehouse not in WAREHOUSE_KINDS:
         raise ConfigurationError(f"ACA_WAREHOUSE must be one of {WAREHOUSE_KINDS}, got {warehouse!r}")
+    executor = _executor(env.get("ACA_EXECUTOR", ""), warehouse)
     start_text = env.get("ACA_PARTITION_START", "").strip()
     try:
         partition_start = date.fromisoformat(start_text) if start_text else None
@@ -338,6 +413,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env.get("ACA_SENSOR_SETTLE_SECONDS", str(SENSOR_SETTLE_SECONDS_DEFAULT)),
         ),
         reports_dir=_resolve(env.get("ACA_REPORTS_DIR") or REPORTS_DIR_DEFAULT),
+        lake_dir=resolve_lake_dir(env.get("ACA_LAKE_DIR") or LAKE_DIR_DEFAULT),
+        spark_dir=_resolve(env.get("ACA_SPARK_DIR") or SPARK_DIR_DEFAULT),
+        spark_target=_choice("ACA_SPARK_TARGET", env.get("ACA_SPARK_TARGET", ""), SPARK_TARGETS, "spark"),
+        executor=executor,
         pg_dsn_from_env=bool(env.get(PG_DSN_ENV)),
         demo_secret=demo_secret_allowed(env),
         uses_demo_secret=demo_secret_allowed(env)

@@ -69,7 +69,9 @@ def settings_for(warehouse: WarehouseResource, landing: Path, **changes: Any) ->
     """Settings naming a test warehouse and landing dir, without reading or changing the environment."""
     # Charts of this warehouse in a folder of their own: tests sharing a worker must not overwrite them.
     name = (
-        Path(warehouse.duckdb_path).stem if warehouse.kind == "duckdb" else warehouse.pg_dsn.rsplit("/", 1)[1]
+        Path(warehouse.duckdb_path).stem
+        if warehouse.engine == "duckdb"
+        else warehouse.pg_dsn.rsplit("/", 1)[1]
     )
     values: dict[str, Any] = {
         "warehouse": warehouse.kind,
@@ -79,6 +81,9 @@ def settings_for(warehouse: WarehouseResource, landing: Path, **changes: Any) ->
         "partition_start": TEST_PARTITION_START,
         "duckdb_memory_limit": warehouse.duckdb_memory_limit,
         "reports_dir": landing.parent / f"reports-{warehouse.kind}-{name}",
+        "lake_dir": warehouse.lake_dir,
+        "spark_dir": Path(warehouse.spark_dir),
+        "spark_target": warehouse.spark_target,
     }
     return Settings(**{**values, **changes})
 

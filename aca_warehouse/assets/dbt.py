@@ -51,6 +51,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
 from aca_warehouse.errors import DbtBuildError
+from aca_warehouse.lake import lake_tables, lake_vars, refresh_lake_views, sync_lake
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.dbt import dbt_project, dbt_resource
 from aca_warehouse.resources.warehouse import WarehouseResource, is_duckdb_lock_error
@@ -258,7 +259,7 @@ def dbt_subprocess_env(warehouse: WarehouseResource) -> Iterator[None]:
     """Environment for the dbt subprocess (it starts inside `cli()`), restored afterwards: the
     warehouse connection and libpq session options on PostgreSQL."""
     overrides = warehouse.dbt_env()
-    if warehouse.kind == "postgres":  # the caller's options, the member-key secret, JIT off
+    if warehouse.engine == "postgres":  # the caller's options, the member-key secret, JIT off
         options = [os.environ.get("PGOPTIONS", ""), overrides.get("PGOPTIONS", ""), POSTGRES_SESSION_OPTIONS]
         overrides["PGOPTIONS"] = " ".join(o for o in options if o)
     saved = {key: os.environ.get(key) for key in overrides}
@@ -348,7 +349,7 @@ def dbt_failure(
     with suppress(OSError):
         log_text = (scratch / "dbt.log").read_text(encoding="utf-8", errors="replace")
     where = f"the dbt log (secrets masked) is kept at {kept}" if kept else "dbt wrote no log"
-    if warehouse.kind == "duckdb" and (is_duckdb_lock_error(text) or is_duckdb_lock_error(log_text)):
+    if warehouse.engine == "duckdb" and (is_duckdb_lock_error(text) or is_duckdb_lock_error(log_text)):
         return DbtBuildError(
             f"dbt could not open the warehouse: another run holds the warehouse {warehouse.duckdb_path} "
             f"(DuckDB allows one writer process at a time); load again when it has finished; {where}"
@@ -381,8 +382,40 @@ def stop_dbt(process: subprocess.Popen) -> None:
 EXCLUDE_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
-def build_args(*, full_refresh: bool) -> list[str]:
-    return ["build", *(["--full-refresh"] if full_refresh else []), *EXCLUDE_UNIT_TESTS]
+def build_args(*, full_refresh: bool, lake: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+    """`dbt build`'s arguments. Lake mode (`lake`: lake_tables()) adds `--vars {"lake_tables": [...]}`,
+    from which dbt's on-run-start macro registers the lake's staging tables in Spark."""
+    lake_args = ["--vars", lake_vars([dict(t) for t in lake])] if lake is not None else []
+    return ["build", *(["--full-refresh"] if full_refresh else []), *EXCLUDE_UNIT_TESTS, *lake_args]
+
+
+def prepare_lake(context: AssetExecutionContext, warehouse: WarehouseResource) -> list[dict[str, Any]]:
+    """Lake mode, before dbt: any feed partition or whole table the lake lacks published (a run that
+    failed between a load and its publication, a lake switched on over an existing staging file), and
+    the staging tables for dbt to register (lake_tables())."""
+    with warehouse.connect() as conn:
+        for published in sync_lake(conn, warehouse.lake_dir):
+            context.log.info(f"lake: published {published.summary()}")
+        tables = lake_tables(conn, warehouse.lake_dir)
+    context.log.info(f"lake: {len(tables)} staging tables for dbt in {warehouse.lake_location}")
+    return tables
+
+
+def refresh_views_after_build(context: AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """Lake mode, after dbt: the tables Spark built become views in the DuckDB file (refresh_lake_views),
+    read by the row counts, the reports and `aca-warehouse sql`."""
+    with warehouse.connect() as conn:
+        views = refresh_lake_views(conn, warehouse.spark_dir)
+    context.log.info(
+        f"lake: {len(views.created)} view(s) of Spark's tables in {warehouse.duckdb_path}"
+        + (f", {len(views.dropped)} dropped ({', '.join(views.dropped)})" if views.dropped else "")
+    )
+    if views.conflicts:
+        context.log.warning(
+            "lake: not replaced by a view of Spark's table, as a table or view of the same name exists in "
+            f"{warehouse.duckdb_path} (drop it, or give lake mode its own ACA_DUCKDB_PATH): "
+            + ", ".join(views.conflicts)
+        )
 
 
 # The data-quality models (dbt tag `data_quality`: core.fct_data_quality, marts.data_quality_kpis and
@@ -396,7 +429,9 @@ def run_dbt_build(
 ) -> Iterator[Any]:
     """One `dbt build` of the calling `@dbt_assets`' selection, its events yielded when dbt exits."""
     context.log.info(f"dbt build on {warehouse.description}")
-    if warehouse.kind == "duckdb":  # wait for (or name) a run holding the file, rather than fail every node
+    lake = prepare_lake(context, warehouse) if warehouse.is_lake else None
+    if warehouse.engine == "duckdb" and lake is None:  # wait for (or name) a run holding the file, rather
+        # than fail every node (lake mode: prepare_lake has opened it)
         with warehouse.connect():
             pass
     # dbt's target and log files go to a private scratch dir, removed afterwards (and by the next run
@@ -406,7 +441,9 @@ def run_dbt_build(
     restore_parse_state(cache, scratch)
     try:
         with dbt_subprocess_env(warehouse):  # the dbt subprocess starts inside cli()
-            invocation = dbt.cli(build_args(full_refresh=full_refresh), context=context, target_path=scratch)
+            invocation = dbt.cli(
+                build_args(full_refresh=full_refresh, lake=lake), context=context, target_path=scratch
+            )
         # The events are held until dbt exits, then yielded with the tables' row counts (see
         # with_row_counts): the UI shows a build's materializations when the build ends.
         events: list[Any] = []
@@ -419,9 +456,17 @@ def run_dbt_build(
         except BaseException:  # an error reading the stream: dbt must not keep holding the warehouse
             stop_dbt(invocation.process)
             raise
+        views_error: Exception | None = None
+        if warehouse.is_lake:  # what Spark built (a failed build's tables too), before the row counts
+            try:
+                refresh_views_after_build(context, warehouse)
+            except Exception as exc:  # the build's events are yielded first; the step then fails
+                views_error = exc
         yield from with_row_counts(events, invocation.manifest, warehouse, context)
         if failure is not None:
             raise failure from None
+        if views_error is not None:
+            raise views_error
         save_parse_state(scratch, cache)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

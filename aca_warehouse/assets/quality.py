@@ -28,6 +28,7 @@ from dagster import (
     DagsterInstance,
     JsonMetadataValue,
     MaterializeResult,
+    MetadataValue,
     PartitionsDefinition,
     RunsFilter,
     TableMetadataValue,
@@ -35,6 +36,7 @@ from dagster import (
 )
 
 from aca_warehouse.assets.ownership import OWNERS, layer_tags
+from aca_warehouse.lake import publish_whole
 from aca_warehouse.partitions import WAREHOUSE_BUILD_POOL
 from aca_warehouse.resources.warehouse import WAREHOUSE_RUN_TAG, WarehouseConnection, WarehouseResource
 
@@ -267,15 +269,22 @@ def build_quality_asset(
             copy_check_results(conn, rows, read_to, replace)
             total = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE}")
             failed = conn.scalar(f"select count(*) from {COPIED_RESULTS_TABLE} where not passed")
+            # Lake mode: dbt on Spark reads the copy from the lake.
+            published = (
+                publish_whole(conn, "check_results", warehouse.lake_dir) if warehouse.is_lake else None
+            )
         context.log.info(
             f"copied {len(rows)} check result(s) of {len(run_ids)} run(s); {total} in total, {failed} not passed"
         )
+        if published is not None:
+            context.log.info(f"lake: published {published.summary()}")
         return MaterializeResult(
             metadata={
                 "runs_copied": len(run_ids),
                 "results_copied": len(rows),
                 "total_results": total,
                 "not_passed": failed,
+                **({"lake_path": MetadataValue.path(published.location)} if published is not None else {}),
             }
         )
 

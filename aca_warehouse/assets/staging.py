@@ -37,10 +37,11 @@ from aca_warehouse.checks.staging import (
 )
 from aca_warehouse.contract.dictionary import Dictionary, Feed, load_dictionary
 from aca_warehouse.errors import LandingFileError
+from aca_warehouse.lake import Published, publish_whole, sync_partitions, table_location
 from aca_warehouse.logs import loader_progress_log, log_file_results
 from aca_warehouse.resources.landing import LandingDirResource
 from aca_warehouse.resources.warehouse import WarehouseConnection, WarehouseResource
-from aca_warehouse.staging.loader import WindowLoadReport, load_feed_window
+from aca_warehouse.staging.loader import LOADED, WindowLoadReport, load_feed_window
 from aca_warehouse.staging.tables import METADATA_COLUMNS, QUARANTINE_TABLE
 
 
@@ -185,6 +186,25 @@ def rejection_error(report: WindowLoadReport) -> LandingFileError:
     return LandingFileError(first.path, f"{first.problem} (also rejected: {others}{more})")
 
 
+# Written by every staging asset beside its feed's table: published whole after each load in lake mode.
+LAKE_WHOLE_TABLES = ("load_audit", "quarantine")
+
+
+def publish_load_to_lake(
+    conn: WarehouseConnection, feed: Feed, report: WindowLoadReport, lake_dir: str
+) -> list[Published]:
+    """Lake mode, after a feed's load committed: its partitions the load replaced (and any other whose
+    lake copy differs from staging, such as a load date a re-delivery emptied: sync_partitions), then
+    the load audit and the quarantine, whole."""
+    loaded = [result.load_date for result in report.with_status(LOADED)]
+    published = [sync_partitions(conn, feed.name, lake_dir, loaded)]
+    for table in LAKE_WHOLE_TABLES:
+        whole = publish_whole(conn, table, lake_dir)
+        if whole is not None:
+            published.append(whole)
+    return published
+
+
 def build_staging_asset(
     feed: Feed, dictionary: Dictionary, partitions_def: PartitionsDefinition
 ) -> AssetsDefinition:
@@ -226,6 +246,11 @@ def build_staging_asset(
                 memory_limit=warehouse.staging_duckdb_memory_limit,
             )
             log_file_results(context.log, report, asset=key.to_user_string())  # JSON lines mode only
+            lake_metadata: dict[str, Any] = {}
+            if warehouse.is_lake:  # what the load committed goes to the lake, even if a file was rejected
+                for published in publish_load_to_lake(conn, feed, report, warehouse.lake_dir):
+                    context.log.info(f"lake: published {published.summary()}")
+                lake_metadata["lake_path"] = MetadataValue.path(table_location(warehouse.lake_dir, feed.name))
             for ignored in report.ignored:
                 if not ignored.is_hidden:
                     context.log.warning(f"ignored {ignored}")
@@ -238,7 +263,12 @@ def build_staging_asset(
         for day, metadata in per_partition.items():
             context.add_asset_metadata(metadata, partition_key=day.isoformat())
         yield MaterializeResult(
-            metadata={"load_dates": f"[{start}, {end})", "dagster/table_name": table, **data_time}
+            metadata={
+                "load_dates": f"[{start}, {end})",
+                "dagster/table_name": table,
+                **data_time,
+                **lake_metadata,
+            }
         )
         # One evaluation per partition and check (not one for the window plus a skipped one per
         # partition); the check's output then closes it. A failed blocking check fails the step.

@@ -18,16 +18,22 @@ from aca_warehouse.errors import (
     WarehouseUnreachableError,
     mask_passwords,
 )
+from aca_warehouse.lake import lake_root
 from aca_warehouse.scratch import clean_stale_scratch_dirs
 from aca_warehouse.settings import (
+    DBT_PROJECT_DIR,
     DEMO_MEMBER_KEY_SECRET,
     DEMO_SECRET_ENV,
     DUCKDB_MEMORY_LIMIT_DEFAULT,
+    LAKE_DIR_DEFAULT,
     MEMBER_KEY_SECRET_ENV,
     PG_DSN_DEFAULT,
     PG_DSN_ENV,
+    SPARK_DIR_DEFAULT,
     STAGING_BATCH_MB_DEFAULT,
     STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT,
+    WAREHOUSE_ENGINES,
+    WAREHOUSE_KINDS,
     Settings,
     check_member_key_secret,
     parse_pg_dsn,
@@ -95,7 +101,8 @@ class WarehouseConnection:
 
     SQL placeholders are written `%s` for both engines (translated to `?` for DuckDB).
     `raw` is the driver's own connection for engine-specific work (DuckDB `read_csv`,
-    PostgreSQL `COPY`).
+    PostgreSQL `COPY`). `kind` is the SQL engine (`duckdb` or `postgres`), not the warehouse kind:
+    lake mode (warehouse `spark`) connects to its DuckDB file.
     """
 
     def __init__(self, kind: str, raw: Any, duckdb_memory_limit: str | None = None) -> None:
@@ -163,7 +170,10 @@ class WarehouseConnection:
 
 
 class WarehouseResource(ConfigurableResource):
-    """The analytical warehouse. `kind` picks the engine: `duckdb` (embedded default) or `postgres`.
+    """The analytical warehouse. `kind`: `duckdb` (embedded default), `postgres`, or `spark` (lake mode:
+    staging in the DuckDB file `duckdb_path` exactly as for `duckdb`, published as Parquet to `lake_dir`,
+    core and marts built by dbt on Spark and read back through views in the DuckDB file; see
+    aca_warehouse/lake.py). `engine` is the SQL engine the connection speaks (`duckdb` for duckdb and spark).
 
     Every value is a field: the Definitions assembly fills them from the settings (secrets as `EnvVar`,
     so Dagster resolves them in the process that runs, and the UI and the stored run configuration show
@@ -192,6 +202,17 @@ class WarehouseResource(ConfigurableResource):
     staging_duckdb_memory_limit: str = Field(
         default=STAGING_DUCKDB_MEMORY_LIMIT_DEFAULT, description="DuckDB memory limit while a feed is staged"
     )
+    lake_dir: str = Field(
+        default=LAKE_DIR_DEFAULT,
+        description="lake mode: where the staged tables are published as Parquet (a directory or a URL)",
+    )
+    spark_dir: str = Field(
+        default=SPARK_DIR_DEFAULT,
+        description="lake mode: the local Spark session's warehouse directory and metastore",
+    )
+    spark_target: str = Field(
+        default="spark", description="lake mode: dbt's Spark target (spark or spark_thrift)"
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, member_key_secret: str = "") -> WarehouseResource:
@@ -212,6 +233,9 @@ class WarehouseResource(ConfigurableResource):
             allow_demo_secret=settings.demo_secret,
             staging_batch_mb=settings.staging_batch_mb,
             staging_duckdb_memory_limit=settings.staging_duckdb_memory_limit,
+            lake_dir=settings.lake_dir,
+            spark_dir=str(settings.spark_dir),
+            spark_target=settings.spark_target,
         )
 
     @classmethod
@@ -234,12 +258,48 @@ class WarehouseResource(ConfigurableResource):
     def staging_batch_bytes(self) -> int:
         return self.staging_batch_mb << 20
 
+    @property
+    def engine(self) -> str:
+        """The SQL engine of this warehouse's connection: `duckdb` (kinds duckdb and spark) or `postgres`."""
+        try:
+            return WAREHOUSE_ENGINES[self.kind]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown warehouse kind {self.kind!r}; use one of {', '.join(WAREHOUSE_KINDS)}"
+            ) from None
+
+    @property
+    def is_lake(self) -> bool:
+        """Lake mode (kind `spark`): staged tables are published as Parquet, dbt builds on Spark."""
+        return self.kind == "spark"
+
+    @property
+    def lake_location(self) -> str:
+        """The lake's root: the URL as configured, or the local directory made absolute."""
+        return lake_root(self.lake_dir)
+
+    @property
+    def spark_dir_abs(self) -> Path:
+        return Path(self.spark_dir).expanduser().resolve()
+
     def connection_env(self) -> dict[str, str]:
         """Environment naming this warehouse for dbt (read by dbt/profiles.yml); holds no secret but
-        the PostgreSQL password."""
+        the PostgreSQL password. Lake mode adds the lake's and the Spark directory's locations (and
+        the DuckDB variables as for duckdb)."""
         pg = parse_pg_dsn(self.pg_dsn)
+        lake = (
+            {
+                "ACA_LAKE_DIR_ABS": self.lake_location,
+                "ACA_SPARK_DIR_ABS": str(self.spark_dir_abs),
+                # Spark's own log settings for dbt's local session (dbt/spark/log4j2.properties)
+                "ACA_SPARK_LOG4J": str(DBT_PROJECT_DIR / "spark" / "log4j2.properties"),
+            }
+            if self.is_lake
+            else {}
+        )
         return {
-            "ACA_DBT_TARGET": self.kind,
+            "ACA_DBT_TARGET": self.spark_target if self.is_lake else self.kind,
+            **lake,
             "ACA_DUCKDB_PATH_ABS": str(Path(self.duckdb_path).resolve()),
             "ACA_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "ACA_PG_HOST": pg.host,
@@ -257,12 +317,14 @@ class WarehouseResource(ConfigurableResource):
         env = {**self.connection_env(), MEMBER_KEY_SECRET_ENV: secret}
         if secret == DEMO_MEMBER_KEY_SECRET:  # dbt's DuckDB plugin validates again: it may use the demo's
             env[DEMO_SECRET_ENV] = "1"
-        if self.kind == "postgres":
+        if self.engine == "postgres":
             env["PGOPTIONS"] = f"-c {PG_SECRET_SETTING}={pg_options_escape(secret)}"
         return env
 
     @property
     def description(self) -> str:
+        if self.is_lake:
+            return f"spark lake {self.lake_location} (staging in DuckDB file {self.duckdb_path})"
         if self.kind == "duckdb":
             return f"DuckDB file {self.duckdb_path}"
         params = parse_pg_dsn(self.pg_dsn)
@@ -270,8 +332,11 @@ class WarehouseResource(ConfigurableResource):
 
     @property
     def identity(self) -> str:
-        """Which warehouse this is, without credentials: `duckdb:<absolute path>` or
-        `postgresql://host:port/dbname` (the same database reached as another role is the same warehouse)."""
+        """Which warehouse this is, without credentials: `duckdb:<absolute path>`,
+        `postgresql://host:port/dbname` (the same database reached as another role is the same warehouse)
+        or, in lake mode, `spark:<lake>+duckdb:<absolute path of the staging file>`."""
+        if self.is_lake:
+            return f"spark:{self.lake_location}+duckdb:{Path(self.duckdb_path).resolve()}"
         if self.kind == "duckdb":
             return f"duckdb:{Path(self.duckdb_path).resolve()}"
         params = parse_pg_dsn(self.pg_dsn)
@@ -294,16 +359,11 @@ class WarehouseResource(ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[WarehouseConnection]:
-        """Open a connection (creating the database and schemas if missing) and close it after."""
-        if self.kind == "duckdb":
-            raw = self._open_duckdb()
-        elif self.kind == "postgres":
-            raw = self._open_postgres()
-        else:
-            raise ConfigurationError(f"unknown warehouse kind {self.kind!r}; use duckdb or postgres")
-        conn = WarehouseConnection(
-            self.kind, raw, self.duckdb_memory_limit if self.kind == "duckdb" else None
-        )
+        """Open a connection (creating the database and schemas if missing) and close it after. Lake
+        mode opens its DuckDB file (staging, and the views over what Spark built)."""
+        engine = self.engine  # an unknown kind: ConfigurationError
+        raw = self._open_duckdb() if engine == "duckdb" else self._open_postgres()
+        conn = WarehouseConnection(engine, raw, self.duckdb_memory_limit if engine == "duckdb" else None)
         try:
             ensure_schemas(conn)
             yield conn

@@ -299,7 +299,7 @@ def requested_message(requests: Sequence[RunRequest]) -> str:
 
 def warehouse_loaded_files(warehouse: WarehouseResource) -> dict[str, str]:
     """Files the warehouse has loaded (path -> sha256); nothing if the DuckDB file does not exist yet."""
-    if warehouse.kind == "duckdb" and not Path(warehouse.duckdb_path).exists():
+    if warehouse.engine == "duckdb" and not Path(warehouse.duckdb_path).exists():
         return {}
     with warehouse.connect() as conn:
         return loaded_files(conn)

@@ -148,3 +148,70 @@ def test_dbt_parse_cache_is_per_connection_and_holds_no_secret(monkeypatch: pyte
     assert parse_cache_dir(a) == parse_cache_dir(
         WarehouseResource(kind="duckdb", duckdb_path="/tmp/a.duckdb")
     )
+
+
+@pytest.mark.unit
+def test_lake_mode_settings() -> None:
+    """ACA_WAREHOUSE=spark stages in the DuckDB file (its engine) and publishes to a lake: a local
+    directory made absolute, or a URL kept as given; the dbt target is checked."""
+    settings = load_settings({"ACA_WAREHOUSE": "spark"})
+    assert (settings.warehouse, settings.engine, settings.spark_target) == ("spark", "duckdb", "spark")
+    assert Path(settings.lake_dir).is_absolute() and Path(settings.lake_dir).parts[-2:] == ("data", "lake")
+    assert settings.spark_dir.is_absolute() and settings.spark_dir.parts[-2:] == ("data", "spark")
+    assert (
+        load_settings({}).engine == "duckdb"
+        and load_settings({"ACA_WAREHOUSE": "postgres"}).engine == "postgres"
+    )
+    url = load_settings({"ACA_WAREHOUSE": "spark", "ACA_LAKE_DIR": "s3://bucket/aca/lake/"})
+    assert url.lake_dir == "s3://bucket/aca/lake"
+    assert load_settings({"ACA_LAKE_DIR": "file:///srv/lake"}).lake_dir == "file:///srv/lake"
+    assert load_settings({"ACA_LAKE_DIR": "/srv/lake"}).lake_dir == "/srv/lake"
+    assert load_settings({"ACA_SPARK_TARGET": "Spark_Thrift"}).spark_target == "spark_thrift"
+    with pytest.raises(ConfigurationError, match="ACA_SPARK_TARGET must be one of spark, spark_thrift"):
+        load_settings({"ACA_WAREHOUSE": "spark", "ACA_SPARK_TARGET": "databricks"})
+    with pytest.raises(ConfigurationError, match="ACA_LAKE_DIR"):
+        load_settings({"ACA_LAKE_DIR": "s3://"})
+
+    resource = WarehouseResource.from_settings(url)
+    assert (resource.kind, resource.engine, resource.is_lake) == ("spark", "duckdb", True)
+    assert (resource.lake_dir, resource.spark_dir) == ("s3://bucket/aca/lake", str(url.spark_dir))
+    env = resource.connection_env()
+    assert env["ACA_DBT_TARGET"] == "spark" and env["ACA_LAKE_DIR_ABS"] == "s3://bucket/aca/lake"
+    assert env["ACA_SPARK_DIR_ABS"] == str(url.spark_dir)
+    assert env["ACA_DUCKDB_PATH_ABS"] == str(url.duckdb_path)
+    assert resource.identity == f"spark:s3://bucket/aca/lake+duckdb:{url.duckdb_path}"
+    assert (
+        not WarehouseResource(kind="duckdb").is_lake
+        and WarehouseResource(kind="postgres").engine == "postgres"
+    )
+    with pytest.raises(ConfigurationError, match="unknown warehouse kind"):
+        WarehouseResource(kind="oracle").engine  # noqa: B018
+
+
+@pytest.mark.unit
+def test_executor_setting_refuses_several_processes_on_a_duckdb_file() -> None:
+    import importlib.util
+
+    from aca_warehouse.definitions import run_executor
+
+    assert load_settings({}).executor == "in_process"
+    for warehouse in ("duckdb", "spark"):
+        for executor in ("multiprocess", "k8s"):
+            with pytest.raises(
+                ConfigurationError, match=f"ACA_EXECUTOR={executor} needs ACA_WAREHOUSE=postgres"
+            ):
+                load_settings({"ACA_WAREHOUSE": warehouse, "ACA_EXECUTOR": executor})
+    with pytest.raises(ConfigurationError, match="ACA_EXECUTOR must be one of in_process, multiprocess, k8s"):
+        load_settings({"ACA_EXECUTOR": "celery"})
+    multiprocess = load_settings({"ACA_WAREHOUSE": "postgres", "ACA_EXECUTOR": "multiprocess"})
+    assert multiprocess.executor == "multiprocess"
+    assert run_executor(multiprocess).name == "multiprocess"
+    assert run_executor(load_settings({"ACA_WAREHOUSE": "spark"})).name == "in_process"
+    k8s = {"ACA_WAREHOUSE": "postgres", "ACA_EXECUTOR": "k8s"}
+    if importlib.util.find_spec("dagster_k8s") is None:
+        with pytest.raises(ConfigurationError, match="dagster-k8s.*uv sync --group k8s"):
+            load_settings(k8s)
+    else:
+        from dagster_k8s import k8s_job_executor
+
+        assert run_executor(load_settings(k8s)) is k8s_job_executor

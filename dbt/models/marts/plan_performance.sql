@@ -118,8 +118,9 @@ performance as (
         {{ safe_ratio('r.paid_rolling_30d - coalesce(prior.paid_rolling_30d, 0)', 'prior.paid_rolling_30d', 100) }}
             as yoy_change_pct
     from rolling as r
+    -- sqlfluff's DuckDB grammar cannot parse "date + n * interval" in this join: PRS waived below
     left join rolling as prior
-        on prior.hios_plan_id = r.hios_plan_id
+        on prior.hios_plan_id = r.hios_plan_id  -- noqa: PRS
        and prior.day = {{ add_months('r.day', -12) }}
     cross join bounds as b
     where r.day >= b.first_day
