@@ -4,8 +4,10 @@ ENV PYTHONUNBUFFERED=1 UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:$PATH
     DAGSTER_HOME=/opt/dagster/home
 RUN pip install --no-cache-dir uv
 # Optional dependency groups: `--build-arg EXTRA_GROUPS="--group spark"` for ACA_WAREHOUSE=spark (also
-# needs a Java 17 runtime in the image, or a Spark Thrift Server), `--group k8s` for ACA_EXECUTOR=k8s
-# (deploy/k8s). The default image runs DuckDB and PostgreSQL only: pyspark alone is ~320 MB.
+# needs a Java 17 runtime in the image for a local session; the spark_thrift target needs none),
+# `--group k8s` for any deployment with Dagster's K8sRunLauncher or ACA_EXECUTOR=k8s (deploy/k8s).
+# Several: EXTRA_GROUPS="--group spark --group k8s". The default image runs DuckDB and PostgreSQL
+# only (pyspark alone is ~320 MB).
 ARG EXTRA_GROUPS=""
 WORKDIR /opt/aca_warehouse
 COPY pyproject.toml uv.lock README.md ./

@@ -211,16 +211,17 @@
   cast(cast(cast({{ numerator }} as decimal(38, 10)) * {{ scale }} as double) / cast({{ denominator }} as double) as decimal(38, 10))
 {%- endmacro %}
 
-{#- The GROUPING bits of all the columns of a `group by cube (...)`, first column highest, as an
-    integer (Spark's grouping() takes one column; grouping_id() without arguments means all). -#}
+{#- The GROUPING bits of the columns of a `group by cube (...)` (all of them, in the cube's order),
+    first column highest, as an integer. -#}
 {% macro grouping_id(columns) -%}
   {{ return(adapter.dispatch('grouping_id', 'aca_warehouse')(columns)) }}
 {%- endmacro %}
 {% macro default__grouping_id(columns) -%}
   cast(grouping({{ columns | join(', ') }}) as integer)
 {%- endmacro %}
+{#- Spark checks that the columns are the cube's, in order (grouping() there takes one column). -#}
 {% macro spark__grouping_id(columns) -%}
-  cast(grouping_id() as integer)
+  cast(grouping_id({{ columns | join(', ') }}) as integer)
 {%- endmacro %}
 
 {#- Surrogate key: md5 over the text of the columns, nulls made explicit so (a, null) != (null, a). -#}
